@@ -1,0 +1,45 @@
+# Helpers that give every pimap target the same warnings, sanitizers and layout.
+#
+#   pimap_library(NAME SOURCES ... [DEPS ...])      -> static library pimap_<NAME>, alias pimap::<NAME>
+#   pimap_executable(NAME SOURCES ... [DEPS ...])
+#   pimap_test(NAME SOURCES ... [DEPS ...])         -> GoogleTest binary registered with ctest (label unit)
+
+set(PIMAP_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+    -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+if(PIMAP_WERROR)
+  list(APPEND PIMAP_WARNINGS -Werror)
+endif()
+
+if(PIMAP_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+function(_pimap_common target)
+  target_compile_options(${target} PRIVATE ${PIMAP_WARNINGS})
+  target_compile_definitions(${target} PRIVATE BOOST_ASIO_NO_DEPRECATED)
+endfunction()
+
+function(pimap_library name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(pimap_${name} STATIC ${A_SOURCES})
+  add_library(pimap::${name} ALIAS pimap_${name})
+  target_include_directories(pimap_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(pimap_${name} PUBLIC ${A_DEPS} PRIVATE ${A_PRIVATE_DEPS})
+  _pimap_common(pimap_${name})
+endfunction()
+
+function(pimap_executable name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_link_libraries(${name} PRIVATE ${A_DEPS})
+  _pimap_common(${name})
+endfunction()
+
+function(pimap_test name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  _pimap_common(${name})
+  gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+endfunction()
