@@ -43,3 +43,14 @@ function(pimap_test name)
   _pimap_common(${name})
   gtest_discover_tests(${name} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# A GoogleTest binary that talks to the local cluster: each test requires the `pimap_stack` fixture and
+# finds the cluster through PIMAP_STACK_JSON (tests skip, visibly, only when that variable is unset, i.e.
+# when run by hand outside ctest).
+function(pimap_integration_gtest target)
+  gtest_discover_tests(${target}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS integration TIMEOUT 300
+               FIXTURES_REQUIRED pimap_stack
+               ENVIRONMENT "PIMAP_STACK_JSON=${PIMAP_STACK_DIR}/stack.json;PIMAP_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endfunction()

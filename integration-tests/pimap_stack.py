@@ -1,0 +1,126 @@
+"""Helpers shared by the integration tests: driving scripts/stack and probing what it left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STACK = REPO / "scripts" / "stack"
+UP_TIMEOUT = 240  # first run fetches the Kafka jars through Maven; later runs take seconds
+
+
+def build_dir() -> str:
+    return os.environ.get("PIMAP_BUILD_DIR", str(REPO / "build" / "debug"))
+
+
+def new_stack_dir(prefix: str = "pimap-stack-") -> Path:
+    # Not pytest's tmp_path: that is mode 0700, and Dovecot's per-user mail uids must traverse it.
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    d.chmod(0o755)
+    return d
+
+
+def run_stack(*args: str, timeout: float = UP_TIMEOUT,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(STACK), *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def stack_up(directory: Path, env: dict | None = None) -> dict:
+    r = run_stack("up", "--dir", str(directory), "--build-dir", build_dir(), env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"stack up failed (rc {r.returncode}):\n{r.stderr}")
+    described = json.loads(r.stdout)  # stdout must be exactly one JSON object
+    assert described == json.loads((directory / "stack.json").read_text())
+    return described
+
+
+def stack_down(directory: Path) -> subprocess.CompletedProcess:
+    return run_stack("down", "--dir", str(directory), timeout=120)
+
+
+def remove_dir(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def host_port(address: str) -> tuple[str, int]:
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
+def addresses(stack: dict, prefix: str = "") -> dict[str, str]:
+    """Every host:port in a stack description, by dotted key."""
+    out = {}
+    for key, value in stack.items():
+        if isinstance(value, dict):
+            out.update(addresses(value, f"{prefix}{key}."))
+        elif isinstance(value, str) and value.startswith("127.0.0.1:"):
+            out[f"{prefix}{key}"] = value
+        elif isinstance(value, str) and value.startswith("http://127.0.0.1:"):
+            out[f"{prefix}{key}"] = value.split("/")[2]
+    return out
+
+
+def accepts(address: str) -> bool:
+    try:
+        with socket.create_connection(host_port(address), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def recorded_pids(directory: Path) -> list[dict]:
+    return json.loads((directory / "pids.json").read_text())["processes"]
+
+
+def proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, session id) of a process, None if it does not exist."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = data[data.rfind(")") + 2:].split()
+    return fields[0], int(fields[3])
+
+
+def alive(pid: int) -> bool:
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def session_pids(sids: set[int]) -> set[int]:
+    """Every live process in any of the given sessions."""
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            st = proc_stat(int(entry.name))
+            if st and st[0] not in ("Z", "X") and st[1] in sids:
+                out.add(int(entry.name))
+    return out
+
+
+def pgrep(pattern: str) -> list[str]:
+    r = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True)
+    me = {str(os.getpid())}
+    return [line for line in r.stdout.splitlines() if line.split()[0] not in me]
+
+
+def netns_list() -> list[str]:
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -1,0 +1,135 @@
+#pragma once
+// Internal: the Lua scripts that keep multi-step updates atomic. Sequence numbers are formatted with
+// %d: Lua 5.1 numbers are doubles and would print large values in exponent notation otherwise.
+
+#include <pimap/redis/script.hpp>
+
+namespace pimap::sessionstore::scripts {
+
+// KEYS: session, queue, dedupe, attach
+// ARGV: event_id, resync(0|1), mailbox, payload, max_events, dedupe_window, wake channel prefix,
+//       wake payload prefix ("user\ndevice")
+// -> {status (0 no session, 1 queued, 2 duplicate, 3 overflow), seq, woken instance or false}
+inline const redis::Script& append() {
+  static const redis::Script s(R"lua(
+local s, q, x, a = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if redis.call('EXISTS', s) == 0 then return {0, 0, false} end
+local prev = redis.call('ZSCORE', x, ARGV[1])
+if prev then return {2, tonumber(prev), false} end
+local seq = redis.call('HINCRBY', s, 'seq', 1)
+local id = string.format('%d-0', seq)
+local status = 1
+if redis.call('XLEN', q) >= tonumber(ARGV[5]) then
+  redis.call('DEL', q)
+  redis.call('XADD', q, id, 'i', ARGV[1], 'r', '1', 'm', '', 'o', '1')
+  status = 3
+else
+  redis.call('XADD', q, id, 'i', ARGV[1], 'r', ARGV[2], 'm', ARGV[3], 'e', ARGV[4])
+end
+redis.call('ZADD', x, seq, ARGV[1])
+local window = tonumber(ARGV[6])
+if seq > window then redis.call('ZREMRANGEBYSCORE', x, '-inf', string.format('%d', seq - window)) end
+local ttl = redis.call('PTTL', s)
+if ttl > 0 then
+  redis.call('PEXPIRE', q, ttl)
+  redis.call('PEXPIRE', x, ttl)
+end
+local holder = redis.call('GET', a)
+local instance = false
+if holder then
+  instance = string.match(holder, '^[^\n]*')
+  redis.call('PUBLISH', ARGV[7] .. instance, ARGV[8] .. '\n' .. string.format('%d', seq))
+end
+return {status, seq, instance}
+)lua");
+  return s;
+}
+
+// KEYS: session, view, queue, dedupe, wake gate
+// ARGV: new id, now ms, ttl ms, edge, binding, max pending
+// -> {resumed (0|1), session HGETALL, view HGETALL, XRANGE of pending}
+inline const redis::Script& open() {
+  static const redis::Script s(R"lua(
+local s, v, q, x, w = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local resumed = redis.call('EXISTS', s)
+if resumed == 0 then
+  redis.call('DEL', v, q, x)
+  redis.call('HSET', s, 'id', ARGV[1], 'st', '1', 'f', '', 'ack', '0', 'seq', '0', 'ct', ARGV[2], 'ep', '0')
+end
+redis.call('HINCRBY', s, 'ep', 1)
+redis.call('HSET', s, 'lc', ARGV[2], 'edge', ARGV[4], 'bind', ARGV[5])
+redis.call('DEL', w)
+for _, k in ipairs({s, v, q, x}) do redis.call('PEXPIRE', k, ARGV[3]) end
+local ack = tonumber(redis.call('HGET', s, 'ack'))
+local pending = redis.call('XRANGE', q, string.format('%d-0', ack + 1), '+', 'COUNT', ARGV[6])
+return {resumed, redis.call('HGETALL', s), redis.call('HGETALL', v), pending}
+)lua");
+  return s;
+}
+
+// Shared by ack and detach: check the id, move the acknowledgement forward, trim the queue.
+#define PIMAP_SESSIONSTORE_ACK_PRELUDE                                              \
+  "local s, v, q, x = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"                         \
+  "local cur = redis.call('HMGET', s, 'id', 'ack', 'seq', 'ep')\n"                  \
+  "if not cur[1] then return -1 end\n"                                              \
+  "if cur[1] ~= ARGV[1] then return -2 end\n"                                       \
+  "local ack = tonumber(cur[2])\n"                                                  \
+  "local a = math.min(tonumber(ARGV[4]), tonumber(cur[3]))\n"                       \
+  "if a > ack then\n"                                                               \
+  "  redis.call('HSET', s, 'ack', string.format('%d', a))\n"                        \
+  "  redis.call('XTRIM', q, 'MINID', string.format('%d-0', a + 1))\n"               \
+  "end\n"                                                                           \
+  "redis.call('HSET', s, 'lc', ARGV[2])\n"                                          \
+  "for _, k in ipairs({s, v, q, x}) do redis.call('PEXPIRE', k, ARGV[3]) end\n"
+
+// KEYS: session, view, queue, dedupe   ARGV: id, now ms, ttl ms, acked seq
+// -> 0 ok, -1 no session, -2 wrong session
+inline const redis::Script& ack() {
+  static const redis::Script s(PIMAP_SESSIONSTORE_ACK_PRELUDE "return 0\n");
+  return s;
+}
+
+// KEYS: session, view, queue, dedupe
+// ARGV: id, now ms, ttl ms, acked seq, epoch, state, folder, view field/value pairs...
+// -> 0 ok, 1 stale (only the acknowledgement applied), -1 no session, -2 wrong session
+inline const redis::Script& detach() {
+  static const redis::Script s(PIMAP_SESSIONSTORE_ACK_PRELUDE R"lua(
+local epoch = tonumber(ARGV[5])
+if epoch ~= 0 and epoch ~= tonumber(cur[4]) then return 1 end
+redis.call('HSET', s, 'st', ARGV[6], 'f', ARGV[7])
+redis.call('DEL', v)
+if #ARGV > 7 then
+  redis.call('HSET', v, unpack(ARGV, 8))
+  redis.call('PEXPIRE', v, ARGV[3])
+end
+return 0
+)lua");
+  return s;
+}
+
+// KEYS: session, view, queue, dedupe, attach, wake gate   ARGV: id
+// -> 1 closed, 0 there was no session, -2 wrong session
+inline const redis::Script& close() {
+  static const redis::Script s(R"lua(
+local id = redis.call('HGET', KEYS[1], 'id')
+if not id then return 0 end
+if id ~= ARGV[1] then return -2 end
+redis.call('DEL', unpack(KEYS))
+return 1
+)lua");
+  return s;
+}
+
+// KEYS: session, view, queue, dedupe   ARGV: now ms, ttl ms   -> the session id, or nil
+inline const redis::Script& touch() {
+  static const redis::Script s(R"lua(
+local id = redis.call('HGET', KEYS[1], 'id')
+if not id then return false end
+redis.call('HSET', KEYS[1], 'lc', ARGV[1])
+for _, k in ipairs(KEYS) do redis.call('PEXPIRE', k, ARGV[2]) end
+return id
+)lua");
+  return s;
+}
+
+}  // namespace pimap::sessionstore::scripts

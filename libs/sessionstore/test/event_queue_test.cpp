@@ -1,0 +1,221 @@
+#include <pimap/redis/subscriber.hpp>
+#include <pimap/sessionstore/attach_registry.hpp>
+#include <pimap/sessionstore/event_queue.hpp>
+#include <pimap/sessionstore/sessions.hpp>
+
+#include "fixture.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace std::chrono_literals;
+using namespace pimap::sessionstore;
+
+namespace {
+
+class EventQueueTest : public test::StoreTest {
+ protected:
+  Sessions sessions{pool, keys, SessionConfig{}};
+  EventQueue queue{pool, keys, QueueConfig{5, 0}};
+  EventRecord event(std::string id, std::string mailbox = "INBOX") {
+    return EventRecord{std::move(id), "payload", false, std::move(mailbox)};
+  }
+  EventRecord resync(std::string id, std::string mailbox) {
+    return EventRecord{std::move(id), "uidvalidity changed", true, std::move(mailbox)};
+  }
+  void SetUp() override { ASSERT_TRUE(sessions.open(phone, OpenParams{"edge-a", "tcp"})); }
+};
+
+TEST_F(EventQueueTest, AppendIsIdempotentByEventId) {
+  auto a = queue.append(phone, event("u1/INBOX/7/100/new"));
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->status, AppendStatus::queued);
+  EXPECT_EQ(a->seq, 1u);
+  auto again = queue.append(phone, event("u1/INBOX/7/100/new"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, AppendStatus::duplicate);
+  EXPECT_EQ(again->seq, 1u);
+  EXPECT_EQ(*queue.depth(phone), 1u);
+  EXPECT_EQ(queue.append(phone, event("u1/INBOX/7/101/new"))->seq, 2u);
+}
+
+TEST_F(EventQueueTest, RedeliveryAfterAckIsStillADuplicate) {
+  auto s = sessions.lookup(phone);
+  ASSERT_TRUE(queue.append(phone, event("a")));
+  ASSERT_TRUE(queue.append(phone, event("b")));
+  ASSERT_TRUE(sessions.ack(phone, (*s)->id, 2));
+  EXPECT_EQ(*queue.depth(phone), 0u);
+  EXPECT_EQ(queue.append(phone, event("a"))->status, AppendStatus::duplicate);
+  EXPECT_EQ(*queue.depth(phone), 0u);
+}
+
+TEST_F(EventQueueTest, SequenceNumbersAreGapFreeAndReadableFromAnySeq) {
+  EventQueue big(pool, keys, QueueConfig{1000, 0});
+  for (int i = 1; i <= 100; ++i) {
+    auto r = big.append(phone, event("e" + std::to_string(i)));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->seq, static_cast<std::uint64_t>(i));
+  }
+  auto all = big.read_after(phone, 0, 1000);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->events.size(), 100u);
+  for (std::size_t i = 0; i < 100; ++i) EXPECT_EQ(all->events[i].seq, i + 1);
+  auto tail = big.read_after(phone, 90, 1000);
+  ASSERT_TRUE(tail);
+  ASSERT_EQ(tail->events.size(), 10u);
+  EXPECT_EQ(tail->events.front().seq, 91u);
+  EXPECT_EQ(tail->events.front().event_id, "e91");
+  auto limited = big.read_after(phone, 0, 7);
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->events.size(), 7u);
+  EXPECT_EQ(limited->last_seq, 100u);
+}
+
+TEST_F(EventQueueTest, ConcurrentAppendersNeverShareOrSkipASeq) {
+  EventQueue big(pool, keys, QueueConfig{10'000, 0});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        // Every event is sent by two threads, as a redelivering consumer would.
+        ASSERT_TRUE(big.append(phone, event("e" + std::to_string((t / 2) * 50 + i))));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto all = big.read_after(phone, 0, 10'000);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->events.size(), 100u);
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < all->events.size(); ++i) {
+    EXPECT_EQ(all->events[i].seq, i + 1);
+    ids.insert(all->events[i].event_id);
+  }
+  EXPECT_EQ(ids.size(), 100u);
+}
+
+TEST_F(EventQueueTest, OverflowReplacesTheQueueWithAResyncMarkerAndNeverBlocks) {
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(queue.append(phone, event("e" + std::to_string(i)))->status,
+                                         AppendStatus::queued);
+  auto over = queue.append(phone, event("e6"));
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->status, AppendStatus::overflow);
+  EXPECT_EQ(over->seq, 6u);
+  auto p = queue.read_after(phone, 0, 100);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 1u);
+  EXPECT_TRUE(p->events[0].overflow);
+  EXPECT_TRUE(p->events[0].resync);
+  EXPECT_EQ(p->events[0].seq, 6u);
+  EXPECT_TRUE(p->resync);
+  EXPECT_EQ(p->resync_folder, "");  // every folder
+
+  // Later events queue normally behind the marker; the resume still says RESYNC.
+  EXPECT_EQ(queue.append(phone, event("e7"))->seq, 7u);
+  EXPECT_EQ(queue.append(phone, event("e6"))->status, AppendStatus::duplicate);
+  auto resumed = sessions.open(phone, OpenParams{"edge-b", "tcp"});
+  ASSERT_TRUE(resumed);
+  EXPECT_TRUE(resumed->pending.resync);
+  EXPECT_EQ(resumed->pending.resync_folder, "");
+  ASSERT_EQ(resumed->pending.events.size(), 2u);
+  EXPECT_EQ(resumed->pending.last_seq, 7u);
+
+  // Once the device acknowledged past the marker, the RESYNC is done.
+  ASSERT_TRUE(sessions.ack(phone, resumed->session.id, 7));
+  auto after = sessions.open(phone, OpenParams{"edge-b", "tcp"});
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(after->pending.resync);
+  EXPECT_TRUE(after->pending.events.empty());
+}
+
+TEST_F(EventQueueTest, UidvalidityChangeMarksAResyncScopedToItsFolder) {
+  ASSERT_TRUE(queue.append(phone, event("n1", "Work")));
+  ASSERT_TRUE(queue.append(phone, resync("r1", "INBOX")));
+  auto p = queue.read_after(phone, 0, 100);
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->resync);
+  EXPECT_EQ(p->resync_folder, "INBOX");
+  ASSERT_EQ(p->events.size(), 2u);
+  EXPECT_FALSE(p->events[0].resync);
+
+  ASSERT_TRUE(queue.append(phone, resync("r2", "Work")));  // two folders: every folder
+  auto both = queue.read_after(phone, 0, 100);
+  ASSERT_TRUE(both);
+  EXPECT_TRUE(both->resync);
+  EXPECT_EQ(both->resync_folder, "");
+  auto only_later = queue.read_after(phone, 2, 100);
+  EXPECT_EQ(only_later->resync_folder, "Work");
+}
+
+TEST_F(EventQueueTest, NoSessionQueuesNothing) {
+  DeviceKey stranger{"user02@example.test", "Pnew"};
+  auto r = queue.append(stranger, event("x"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, AppendStatus::no_session);
+  EXPECT_FALSE(exists(keys.queue(stranger)));
+  EXPECT_FALSE(exists(keys.session(stranger)));
+  auto read = queue.read_after(stranger, 0, 10);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, StoreErrc::no_session);
+}
+
+TEST_F(EventQueueTest, AppendWakesTheInstanceHoldingTheDevice) {
+  AttachRegistry registry(pool, keys, 30s);
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> got;
+  pimap::redis::Subscriber sub(test::server().options(), {keys.wake_channel("inst-1")},
+                               [&](std::string_view, std::string_view payload) {
+                                 std::lock_guard l(m);
+                                 got.emplace_back(payload);
+                                 cv.notify_all();
+                               });
+  for (int i = 0; i < 200 && !sub.subscribed(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(sub.subscribed());
+
+  auto unattached = queue.append(phone, event("e1"));
+  ASSERT_TRUE(unattached);
+  EXPECT_FALSE(unattached->instance.has_value());  // nobody to wake: the notifier goes out of band
+
+  ASSERT_TRUE(registry.attach(phone, Holder{"inst-1", "edge-a"}));
+  EXPECT_GT(pttl(keys.attach(phone)), 29'000);
+  auto woken = queue.append(phone, event("e2"));
+  ASSERT_TRUE(woken);
+  ASSERT_TRUE(woken->instance.has_value());
+  EXPECT_EQ(*woken->instance, "inst-1");
+  {
+    std::unique_lock l(m);
+    ASSERT_TRUE(cv.wait_for(l, 5s, [&] { return !got.empty(); }));
+    auto w = parse_wake_up(got[0]);
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->device, phone);
+    EXPECT_EQ(w->seq, 2u);
+  }
+  ASSERT_TRUE(registry.detach(phone, "inst-2"));  // not the holder: no effect
+  EXPECT_EQ((*registry.holder(phone))->instance, "inst-1");
+  ASSERT_TRUE(registry.detach(phone, "inst-1"));
+  EXPECT_FALSE(registry.holder(phone)->has_value());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(WakeMessages, WakeUpsAndEvictionNoticesAreToldApart) {
+  const DeviceKey d{"evict", "Pdev"};
+  const auto wake = format_wake_up(d, 17);
+  ASSERT_TRUE(parse_wake_up(wake));
+  EXPECT_EQ(parse_wake_up(wake)->seq, 17u);
+  EXPECT_FALSE(parse_evict_notice(wake));
+  const auto notice = format_evict_notice(d, "edge-7");
+  EXPECT_FALSE(parse_wake_up(notice));
+  auto n = parse_evict_notice(notice);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->device, d);
+  EXPECT_EQ(n->edge_id, "edge-7");
+  EXPECT_FALSE(parse_wake_up("no newline"));
+}
+
+}  // namespace

@@ -1,0 +1,130 @@
+#pragma once
+// One device connection on the TCP binding: the IMAP state machine of RFC 3501 with the P-IMAP
+// additions (profile §2, §3, §5, §6, §9, §14).
+//
+// The edge answers itself what needs no store (CAPABILITY, NOOP, LOGOUT, STARTTLS, ID, IDLE,
+// COMPRESS, XZIP, P-IMAP commands) and proxies every other command, one at a time in the order the
+// device sent them, through the user's StoreSession. Commands the device pipelines wait in the parser;
+// the socket is not read while a command runs, so a client cannot make the edge buffer without bound.
+// A bad command is answered `BAD <reason>` and the connection carries on.
+
+#include "auth_throttle.hpp"
+#include "deflate_codec.hpp"
+#include "edge_metrics.hpp"
+#include "session_gateway.hpp"
+#include "store_gateway.hpp"
+
+#include <pimap/imap/command_parser.hpp>
+#include <pimap/kit/log.hpp>
+#include <pimap/net/connection.hpp>
+#include <pimap/net/tls_context.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pimap::edge {
+
+struct FrontOptions {
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(30)};       // no command, not in IDLE
+  std::chrono::milliseconds idle_command_timeout{std::chrono::minutes(29)};  // IDLE without traffic
+  bool allow_plaintext_login = false;  // LOGIN/AUTHENTICATE before STARTTLS (tests only)
+  imap::ParserLimits limits;
+};
+
+// Shared by every connection of one listener; outlives them (held by shared_ptr).
+struct FrontContext {
+  std::string binding;                           // "imap" (plain + STARTTLS) or "imaps"
+  const net::TlsContext* starttls = nullptr;     // null: STARTTLS not offered
+  FrontOptions options;
+  StoreGateway* store = nullptr;
+  SessionGateway* sessions = nullptr;
+  AuthThrottle* throttle = nullptr;
+  EdgeMetrics* metrics = nullptr;
+  const kit::Logger* log = nullptr;
+};
+
+class ImapConnection : public std::enable_shared_from_this<ImapConnection> {
+ public:
+  // `tls_done`: the connection already completed implicit TLS (or will via start_tls before this).
+  static void start(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx);
+
+  ImapConnection(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx);
+  ~ImapConnection();
+
+ private:
+  enum class State { not_authenticated, authenticated, selected, logout };
+
+  void greet();
+  void read();
+  void on_input(std::span<const char> data);
+  void pump();
+  void dispatch(const imap::Command& cmd);
+  void finish(const imap::Command& cmd, std::string_view result, std::string line);
+
+  // Commands answered by the edge.
+  void cmd_capability(const imap::Command& cmd);
+  void cmd_logout(const imap::Command& cmd);
+  void cmd_starttls(const imap::Command& cmd);
+  void cmd_login(const imap::Command& cmd, std::string user, std::string password);
+  void cmd_authenticate(const imap::Command& cmd);
+  void cmd_idle(const imap::Command& cmd);
+  void cmd_compress(const imap::Command& cmd);
+  void cmd_id(const imap::Command& cmd);
+  void cmd_xprovision(const imap::Command& cmd);
+  void cmd_xsetpref(const imap::Command& cmd);
+  void cmd_xgetpref(const imap::Command& cmd);
+  void cmd_xzip(const imap::Command& cmd);
+  void proxy(const imap::Command& cmd);
+
+  void flush_xzip_block();
+  void end_xzip(std::string_view inner_result);
+  void on_sasl(const imap::SaslResponse& resp);
+  void on_idle_done();
+  void after_login(const imap::Command& cmd, StoreGateway::LoginResult result, std::string user,
+                   std::string device_id);
+
+  std::string capability_line() const;
+  void send(std::string_view bytes);
+  void set_state(State s);
+  void set_idle_gauge(bool idle);
+  void close_with_bye(std::string_view text);
+  void arm_idle_timer();
+
+  std::shared_ptr<net::Connection> conn_;
+  std::shared_ptr<const FrontContext> ctx_;
+  std::unique_ptr<imap::CommandParser> parser_;
+  std::unique_ptr<DeflateCodec> deflate_;
+  boost::asio::steady_timer timer_;
+  State state_ = State::not_authenticated;
+  bool busy_ = false;       // a command is running; don't take the next one
+  bool reading_ = false;
+  bool in_idle_ = false;
+  bool closing_ = false;
+  // XZIP (profile §9): the inner command's responses are captured, deflated and sent as * XZIP blocks.
+  struct XzipState {
+    imap::Command outer;
+    std::string inner_tag;
+    std::string buffer;
+    DeflateStream stream;
+  };
+  std::unique_ptr<XzipState> xzip_;
+  std::string* capture_ = nullptr;  // XZIP: responses of the inner command go here
+  std::optional<imap::Command> pending_cmd_;  // AUTHENTICATE / IDLE waiting for client input
+  std::string pending_tag_;         // AUTHENTICATE / IDLE in progress
+  std::string pending_name_;
+  std::chrono::steady_clock::time_point command_start_{};
+
+  std::shared_ptr<StoreSession> store_;
+  DeviceRef device_;                // device_id empty: plain IMAP session
+  std::string session_id_;
+  std::string selected_;
+  prometheus::Gauge* state_gauge_ = nullptr;
+  prometheus::Gauge* idle_gauge_ = nullptr;
+};
+
+}  // namespace pimap::edge

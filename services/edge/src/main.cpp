@@ -1,0 +1,165 @@
+// pimap-edge: the device-facing bindings. Terminates IMAP (STARTTLS and implicit TLS), runs the P-IMAP
+// state machine, proxies IMAP commands to the store through pooled on-demand backend connections and
+// calls the session service. Stateless: everything a device's session needs lives in the session
+// service, so a device may reconnect to any edge.
+//
+//   pimap-edge --config /etc/pimap/edge.yaml      (pimap-edge --help lists every key)
+
+#include "edge_metrics.hpp"
+#include "edge_server.hpp"
+#include "session_client.hpp"
+#include "store_pool.hpp"
+
+#include <pimap/kit/grpc_client.hpp>
+#include <pimap/kit/service.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <unistd.h>
+
+namespace kit = pimap::kit;
+namespace edge = pimap::edge;
+namespace net = pimap::net;
+using namespace std::chrono_literals;
+
+namespace {
+
+void declare(kit::Schema& s) {
+  s.host_port("imap.listen", "IMAP listener (plaintext, STARTTLS required before login)").optional();
+  s.host_port("imaps.listen", "IMAP listener with implicit TLS").optional();
+  // Declared now so that one configuration serves every release; this build does not serve them yet and
+  // says so at start (profile §10 HTTPS binding, §8 XDELIVER).
+  s.host_port("https.listen", "HTTPS binding (profile §10); not served by this build yet").optional();
+  s.string("https.path", "HTTPS binding path").def("/pimap");
+  s.string("smtp.host", "MTA for XDELIVER; not used by this build yet").optional();
+  s.integer("smtp.port", "MTA port for XDELIVER").def(25).range(std::int64_t{1}, std::int64_t{65535});
+  s.string("tls.cert_file", "Server certificate chain (PEM)");
+  s.string("tls.key_file", "Server private key (PEM)").secret();
+  s.boolean("tls.allow_plaintext_login", "Allow LOGIN before STARTTLS (tests only)").def(false);
+  s.string("edge.id", "This edge's id for the session service (default: hostname:pid)").optional();
+  s.integer("runtime.io_threads", "Threads serving device connections").def(2).range(std::int64_t{1}, std::int64_t{64});
+
+  s.host_port("session.grpc", "Session service gRPC address").def("127.0.0.1:50051");
+  s.duration("session.deadline_seconds", "Deadline of each session-service call").def(5s).range(100ms, 60s);
+
+  s.string("store.host", "Message store (IMAPS) host").def("127.0.0.1");
+  s.integer("store.port", "Message store IMAPS port").def(993).range(std::int64_t{1}, std::int64_t{65535});
+  s.string("store.server_name", "Name the store's certificate must carry").def("localhost");
+  s.string("store.ca_file", "CA bundle that signs the store's certificate").optional();
+  s.string("store.master_user", "Store master user (backend logins as user*master)");
+  s.string("store.master_password", "Store master user's password").secret();
+  s.duration("store.pool_idle_seconds", "Idle backend connections are closed after this").def(30s).range(1s, 3600s);
+  s.duration("store.connect_timeout_seconds", "Backend connect + TLS + login bound").def(5s).range(100ms, 120s);
+  s.duration("store.command_timeout_seconds", "Backend command bound").def(60s).range(1s, 3600s);
+
+  s.integer("limits.max_line", "Longest command line (bytes)").def(64 * 1024).range(std::int64_t{1024}, std::int64_t{16} << 20);
+  s.integer("limits.max_literal", "Largest literal (bytes)").def(std::int64_t{50} << 20).range(std::int64_t{1024}, std::int64_t{1} << 32);
+  s.integer("limits.max_connections", "Device connections per listener").def(19000).range(std::int64_t{1}, std::int64_t{1000000});
+  s.duration("limits.idle_timeout_seconds", "Close a connection without commands (not in IDLE)").def(30min).range(1s, 24h);
+  s.duration("limits.idle_command_timeout_seconds", "End an IDLE without any traffic").def(29min).range(1s, 24h);
+  s.integer("limits.max_output_bytes", "Output queued for a slow client before it is dropped").def(1 << 20).range(std::int64_t{65536}, std::int64_t{1} << 30);
+}
+
+std::string default_edge_id() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kit::Schema schema;
+  declare(schema);
+  kit::Service svc("edge", argc, argv, std::move(schema));
+  const kit::Config& cfg = svc.config();
+
+  net::TlsContext tls = net::TlsContext::server({.cert_chain_file = cfg.string("tls.cert_file"),
+                                                 .key_file = cfg.string("tls.key_file")});
+  edge::EdgeMetrics metrics(svc.metrics());
+  if (cfg.has("https.listen")) {
+    svc.log().warn("https.listen is set but this build does not serve the HTTPS binding yet; ignoring it");
+  }
+
+  edge::StorePoolOptions store_opts;
+  store_opts.host = cfg.string("store.host");
+  store_opts.port = static_cast<std::uint16_t>(cfg.integer("store.port"));
+  store_opts.server_name = cfg.string("store.server_name");
+  if (cfg.has("store.ca_file")) store_opts.ca_file = cfg.string("store.ca_file");
+  store_opts.master_user = cfg.string("store.master_user");
+  store_opts.master_password = cfg.string("store.master_password");
+  store_opts.idle_timeout = cfg.duration("store.pool_idle_seconds");
+  store_opts.connect_timeout = cfg.duration("store.connect_timeout_seconds");
+  store_opts.command_timeout = cfg.duration("store.command_timeout_seconds");
+  edge::StorePool store(store_opts, svc.metrics(), svc.log());
+
+  kit::GrpcClientOptions grpc_opts;
+  grpc_opts.target = cfg.host_port("session.grpc").to_string();
+  grpc_opts.default_deadline = cfg.duration("session.deadline_seconds");
+  grpc_opts.max_attempts = 2;  // a device is waiting: fail over quickly rather than retry long
+  edge::SessionClient sessions(grpc_opts, cfg.has("edge.id") ? cfg.string("edge.id") : default_edge_id(), svc.log());
+
+  edge::AuthThrottle throttle;
+  edge::FrontContext front;
+  front.options.idle_timeout = cfg.duration("limits.idle_timeout_seconds");
+  front.options.idle_command_timeout = cfg.duration("limits.idle_command_timeout_seconds");
+  front.options.allow_plaintext_login = cfg.boolean("tls.allow_plaintext_login");
+  front.options.limits.max_line_length = static_cast<std::size_t>(cfg.integer("limits.max_line"));
+  front.options.limits.max_literal_size = static_cast<std::uint64_t>(cfg.integer("limits.max_literal"));
+  front.options.limits.max_nonsync_literal_size = front.options.limits.max_literal_size;
+  front.store = &store;
+  front.sessions = &sessions;
+  front.throttle = &throttle;
+  front.metrics = &metrics;
+  front.log = &svc.log();
+
+  edge::TcpBindingOptions tcp;
+  if (cfg.has("imap.listen")) {
+    tcp.imap_host = cfg.host_port("imap.listen").host;
+    tcp.imap_port = cfg.host_port("imap.listen").port;
+  }
+  if (cfg.has("imaps.listen")) {
+    tcp.imaps_host = cfg.host_port("imaps.listen").host;
+    tcp.imaps_port = cfg.host_port("imaps.listen").port;
+  }
+  tcp.max_connections = static_cast<std::size_t>(cfg.integer("limits.max_connections"));
+  tcp.max_output_bytes = static_cast<std::size_t>(cfg.integer("limits.max_output_bytes"));
+
+  net::IoPool pool(static_cast<std::size_t>(cfg.integer("runtime.io_threads")));
+  edge::TcpBinding binding(pool, tls, tcp, front);
+  binding.start();
+  pool.start();
+
+  std::atomic<bool> accepting{true};
+  svc.readiness().add_check("listeners", [&accepting] { return accepting.load(); });
+  svc.lifecycle().on_stop_accepting("tcp listeners", [&] {
+    accepting = false;
+    binding.stop_accepting();
+  });
+  // Devices hold connections for as long as they like (IDLE); give them until the deadline to finish,
+  // after which they reconnect elsewhere and resume their session there.
+  svc.lifecycle().on_drain("device connections", [&](kit::DrainToken token) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(svc.io());
+    auto poll = std::make_shared<std::function<void()>>();
+    *poll = [&, timer, token, poll] {
+      if (binding.open_connections() == 0) {
+        token.done();
+        *poll = nullptr;
+        return;
+      }
+      timer->expires_after(100ms);
+      timer->async_wait([poll](boost::system::error_code) {
+        if (*poll) (*poll)();
+      });
+    };
+    (*poll)();
+  });
+
+  svc.log().info("edge ready", {{"imap_port", binding.imap_port()},
+                                {"imaps_port", binding.imaps_port()},
+                                {"admin_port", svc.admin_port()}});
+  const int rc = svc.run();
+  pool.stop();
+  pool.join();
+  return rc;
+}

@@ -1,0 +1,73 @@
+#pragma once
+// What the edge needs from the message store, independent of how backend connections are made.
+//
+// A StoreSession is one authenticated user's access to the store. It hides the pool: backend
+// connections are opened on demand (as the user through the store's master user), reused while the
+// device is busy and closed after a short idle time, so a device in IDLE costs no store connection.
+// Every callback runs on the executor given when the session was created (the device connection's
+// io_context), never inside the call that registered it.
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pimap::edge {
+
+enum class StoreStatus { ok, no, bad, unavailable };
+
+struct StoreResult {
+  StoreStatus status = StoreStatus::unavailable;
+  // The tagged completion after the store's tag, e.g. "OK [READ-WRITE] Select completed (0.001 + 0.000 secs)."
+  // For `unavailable` a text suitable after "NO [UNAVAILABLE] ".
+  std::string text;
+};
+
+class StoreSession {
+ public:
+  virtual ~StoreSession() = default;
+  // One complete untagged response from the store: "* ..." with CRLF and any literals inline.
+  using Untagged = std::function<void(std::string_view raw)>;
+  using Done = std::function<void(StoreResult)>;
+
+  // Runs one command on the store. `command` has no tag and ends in CRLF; its literals are
+  // non-synchronising ({n+}). Untagged responses arrive in order before `done`.
+  virtual void execute(std::string command, Untagged on_untagged, Done done) = 0;
+
+  // The device stopped needing the store for now (IDLE, HTTPS request ended): backend connections may
+  // be closed after the pool's idle time. The next execute() reopens one and restores the selected
+  // mailbox.
+  virtual void park() = 0;
+  // The device logged out or went away: close everything now.
+  virtual void close() = 0;
+
+  // The store's capabilities after login (upper-case atoms), for the CAPABILITY the edge advertises.
+  virtual std::vector<std::string> capabilities() const = 0;
+
+  // The edge itself told the device, while it was parked (IDLE), that a message with this UID was
+  // added to (`* n EXISTS`) or removed from (`* n EXPUNGE` / `* VANISHED`) the selected mailbox. The
+  // session then does not report that change a second time when the device's next command reaches
+  // the store. Call in the order the device was told.
+  virtual void view_added(std::uint32_t /*uid*/) {}
+  virtual void view_removed(std::uint32_t /*uid*/) {}
+};
+
+class StoreGateway {
+ public:
+  virtual ~StoreGateway() = default;
+  struct LoginResult {
+    StoreStatus status = StoreStatus::unavailable;  // ok, no (bad credentials) or unavailable
+    std::string text;
+    std::shared_ptr<StoreSession> session;          // set iff ok
+  };
+  // Verifies the user's credentials against the store. The password is used for that one check and
+  // never stored or logged.
+  virtual void login(boost::asio::any_io_executor executor, std::string user, std::string password,
+                     std::function<void(LoginResult)> done) = 0;
+};
+
+}  // namespace pimap::edge

@@ -1,0 +1,143 @@
+#pragma once
+// One device session's access to the store (the StoreSession behind StoreGateway::login).
+//
+// Connections: the session holds at most one backend connection and runs the device's commands on
+// it strictly in order. The first one is the connection that verified the user's password; later
+// ones are opened on demand as `user*master`. After park() the connection stays for the idle time
+// (a device that ends IDLE and carries on pays no reconnect), then is logged out.
+//
+// Sequence numbers: a backend connection numbers messages as it last told the device. While one
+// connection serves the device nothing needs translating. When a new connection must take over
+// while the device is SELECTED, the session restores what the device had (ENABLEd extensions, the
+// selected mailbox) and reconciles: before retiring a connection it records the UIDs the device knows
+// (a hidden UID SEARCH, which Dovecot answers from the connection's view, i.e. the device's), and
+// after re-selecting it tells the device, ahead of its command's own responses, which of those are
+// gone (EXPUNGE, highest number first, or VANISHED for QRESYNC) and how many messages there are now
+// (EXISTS). The same happens when the edge told the device about changes itself during IDLE
+// (view_added / view_removed): the old connection would report them again, so it is replaced.
+//
+// The session's own commands (restore, reconcile) never show on the device's stream.
+//
+// Threading: everything runs on the executor given at construction, the device connection's; no
+// locks.
+
+#include "mailbox_view.hpp"
+#include "store_connection.hpp"
+#include "store_gateway.hpp"
+
+#include <pimap/imap/response.hpp>
+#include <pimap/kit/log.hpp>
+
+#include <prometheus/histogram.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pimap::edge {
+
+// What every session of a pool shares (immutable after the pool is built).
+struct StoreBackend {
+  std::shared_ptr<const StoreEndpoint> endpoint;
+  std::string master_user;
+  std::string master_password;
+  std::string master_separator = "*";  // Dovecot's auth_master_user_separator
+  std::chrono::milliseconds idle_timeout{30'000};  // a parked connection is closed after this
+  prometheus::Histogram* connect_seconds = nullptr;  // connect + TLS + greeting + login
+  std::shared_ptr<const kit::Logger> log;
+};
+
+class PooledStoreSession final : public StoreSession, public std::enable_shared_from_this<PooledStoreSession> {
+ public:
+  PooledStoreSession(boost::asio::any_io_executor executor, std::shared_ptr<const StoreBackend> backend,
+                     std::string user);
+  ~PooledStoreSession() override;
+
+  // Logs in as the user with `password` (used for this command only, never kept). On ok the
+  // connection becomes the session's first backend connection and `done` gets the session.
+  void authenticate(std::string password, std::function<void(StoreGateway::LoginResult)> done);
+
+  void execute(std::string command, Untagged on_untagged, Done done) override;
+  void park() override;
+  void close() override;
+  std::vector<std::string> capabilities() const override { return capabilities_; }
+  void view_added(std::uint32_t uid) override;
+  void view_removed(std::uint32_t uid) override;
+
+  // For tests and metrics: a backend connection is open.
+  bool connected() const noexcept { return conn_ && conn_->usable(); }
+
+ private:
+  enum class Verb { other, select, examine, close, unselect };
+  struct Pending {
+    std::string command;
+    Untagged on_untagged;
+    Done done;
+    Verb verb = Verb::other;
+    std::string select_command;  // SELECT/EXAMINE: the form the session re-sends to restore it
+    bool select_condstore = false;  // SELECT/EXAMINE with (CONDSTORE) or (QRESYNC ...)
+  };
+  struct Selected {
+    std::string command;  // "SELECT INBOX\r\n" / "EXAMINE ..." as the session re-sends it
+    std::optional<std::uint32_t> uidvalidity;
+  };
+
+  void pump();
+  void begin(Pending p);
+  void reopen(Pending p);
+  void restore_enable(Pending p);
+  void restore_select(Pending p);
+  void reconcile_and_run(Pending p, MailboxView store, std::uint64_t store_exists,
+                         std::optional<std::uint32_t> uidvalidity);
+  void run(Pending p);
+  bool lost(Pending& p);  // the session was closed under a running restore: finishes p
+  void finish(Pending p, StoreResult result);
+  void capture_then_retire(std::function<void()> then);
+  void retire();
+  void open_connection(std::string login_user, std::string password, bool first,
+                       std::function<void(StoreReply)> done);
+  std::string search_command() const;
+  void on_unsolicited(const imap::Response& r);
+  void track(const imap::Response& r);
+  void arm_idle_timer();
+  bool qresync() const;
+  void enable(std::string_view atom);
+
+  boost::asio::any_io_executor executor_;
+  std::shared_ptr<const StoreBackend> backend_;
+  std::string user_;
+  std::shared_ptr<StoreConnection> conn_;
+  boost::asio::steady_timer idle_timer_;
+  std::uint64_t idle_generation_ = 0;
+  std::deque<Pending> queue_;
+  bool busy_ = false;
+  bool parked_ = false;
+  bool closed_ = false;
+  std::vector<std::string> capabilities_;
+  std::vector<std::string> enabled_;  // upper-case; what the device ENABLEd (CONDSTORE also when implied)
+  std::optional<Selected> selected_;
+  std::optional<std::uint32_t> seen_uidvalidity_;  // from the running SELECT's responses
+  // The device's view of the selected mailbox, valid only while no backend connection backs it.
+  std::optional<MailboxView> view_;
+  std::optional<std::uint64_t> device_exists_;  // message count the device was last told
+  // Changes the edge told the device while a backend connection still backs its view.
+  struct Delta {
+    bool added = false;
+    std::uint32_t uid = 0;
+  };
+  std::vector<Delta> deltas_;
+  // Untagged responses the store sent while no device command ran; the device gets them, in order,
+  // ahead of its next command's responses.
+  std::vector<std::string> held_;
+  std::size_t held_bytes_ = 0;
+};
+
+}  // namespace pimap::edge

@@ -1,0 +1,310 @@
+#include "hook_payload.hpp"
+
+#include "event_id.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <optional>
+
+namespace pimap::store_watcher {
+
+namespace {
+
+namespace json = boost::json;
+using pimap::v1::StoreEvent;
+
+constexpr const char* kSource = "push_notification";
+
+// Field access that reports what is wrong with the payload instead of throwing.
+struct Fields {
+  const json::object& obj;
+  std::string& error;
+  std::string where;
+
+  std::optional<std::uint64_t> number(std::string_view key, std::uint64_t max, bool required) {
+    const json::value* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+      if (required) fail(key, "missing");
+      return std::nullopt;
+    }
+    std::uint64_t n = 0;
+    if (v->is_uint64()) {
+      n = v->get_uint64();
+    } else if (v->is_int64() && v->get_int64() >= 0) {
+      n = static_cast<std::uint64_t>(v->get_int64());
+    } else if (v->is_double() && v->get_double() >= 0 && std::floor(v->get_double()) == v->get_double() &&
+               v->get_double() <= static_cast<double>(max)) {
+      n = static_cast<std::uint64_t>(v->get_double());
+    } else if (v->is_string()) {  // Lua's tostring() of a large number, Dovecot ints as strings
+      auto s = v->get_string();
+      if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+          s.size() > 20) {
+        fail(key, "not a non-negative integer");
+        return std::nullopt;
+      }
+      n = std::stoull(std::string(s));
+    } else {
+      fail(key, "not a non-negative integer");
+      return std::nullopt;
+    }
+    if (n > max) {
+      fail(key, "out of range");
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  std::optional<std::uint32_t> u32(std::string_view key, bool required) {
+    auto n = number(key, std::numeric_limits<std::uint32_t>::max(), required);
+    if (!n) return std::nullopt;
+    return static_cast<std::uint32_t>(*n);
+  }
+
+  std::optional<std::string> string(std::string_view key, bool required) {
+    const json::value* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+      if (required) fail(key, "missing");
+      return std::nullopt;
+    }
+    if (!v->is_string()) {
+      fail(key, "not a string");
+      return std::nullopt;
+    }
+    return std::string(v->get_string());
+  }
+
+  std::optional<std::vector<std::string>> strings(std::string_view key) {
+    const json::value* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    // Lua's empty table is ambiguous between [] and {}: accept an empty object as an empty list.
+    if (v->is_object() && v->get_object().empty()) return std::vector<std::string>{};
+    if (!v->is_array()) {
+      fail(key, "not a list of strings");
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (const auto& item : v->get_array()) {
+      if (!item.is_string()) {
+        fail(key, "not a list of strings");
+        return std::nullopt;
+      }
+      out.emplace_back(item.get_string());
+    }
+    return out;
+  }
+
+  void fail(std::string_view key, std::string_view why) {
+    if (error.empty()) error = where + "'" + std::string(key) + "' " + std::string(why);
+  }
+};
+
+// Returns nullptr (and sets error) unless `body` is one JSON object; `doc` keeps it alive.
+const json::object* parse_object(std::string_view body, json::value& doc, std::string& error) {
+  json::error_code ec;
+  doc = json::parse(body, ec);
+  if (ec) {
+    error = "invalid JSON: " + ec.message();
+    return nullptr;
+  }
+  if (!doc.is_object()) {
+    error = "payload is not a JSON object";
+    return nullptr;
+  }
+  return &doc.get_object();
+}
+
+StoreEvent base_event(const std::string& user, const std::string& mailbox, std::uint32_t uidvalidity,
+                      StoreEvent::Kind kind, std::int64_t observed) {
+  StoreEvent e;
+  e.set_user(user);
+  e.set_mailbox(mailbox);
+  e.set_uidvalidity(uidvalidity);
+  e.set_kind(kind);
+  e.set_observed_unix_us(observed);
+  e.set_source(kSource);
+  return e;
+}
+
+}  // namespace
+
+HookParse parse_ox_payload(std::string_view body, std::int64_t observed_unix_us) {
+  HookParse r;
+  json::value doc;
+  const json::object* obj = parse_object(body, doc, r.error);
+  if (obj == nullptr) return r;
+  Fields f{*obj, r.error, ""};
+  auto user = f.string("user", true);
+  auto event = f.string("event", true);
+  if (!r.error.empty()) return r;
+  if (user->empty()) {
+    r.error = "'user' empty";
+    return r;
+  }
+  r.batch.user = *user;
+  if (*event != "messageNew") {  // the OX driver only knows messageNew today
+    r.batch.ignored = 1;
+    r.ok = true;
+    return r;
+  }
+  auto folder = f.string("folder", true);
+  auto uidvalidity = f.u32("imap-uidvalidity", true);
+  auto uid = f.u32("imap-uid", true);
+  auto from = f.string("from", false);
+  auto subject = f.string("subject", false);
+  auto unseen = f.u32("unseen", false);
+  if (!r.error.empty()) return r;
+  if (*uid == 0 || *uidvalidity == 0 || folder->empty()) {
+    r.error = "'folder', 'imap-uid' and 'imap-uidvalidity' must be set";
+    return r;
+  }
+  StoreEvent e = base_event(*user, *folder, *uidvalidity, StoreEvent::MESSAGE_NEW, observed_unix_us);
+  e.add_uids(*uid);
+  auto* m = e.add_messages();
+  m->set_uid(*uid);
+  if (from) m->set_from(*from);
+  if (subject) m->set_subject(*subject);
+  if (unseen) {
+    e.mutable_status()->set_unseen(*unseen);
+    e.mutable_status()->set_uidvalidity(*uidvalidity);
+  }
+  assign_event_id(e);
+  r.batch.events.push_back(std::move(e));
+  r.ok = true;
+  return r;
+}
+
+HookParse parse_lua_payload(std::string_view body, std::int64_t observed_unix_us) {
+  HookParse r;
+  json::value doc;
+  const json::object* obj = parse_object(body, doc, r.error);
+  if (obj == nullptr) return r;
+  Fields top{*obj, r.error, ""};
+  auto version = top.u32("v", true);
+  auto user = top.string("user", true);
+  if (!r.error.empty()) return r;
+  if (*version != 1) {
+    r.error = "unsupported payload version " + std::to_string(*version);
+    return r;
+  }
+  if (user->empty()) {
+    r.error = "'user' empty";
+    return r;
+  }
+  r.batch.user = *user;
+
+  // Mailbox status after the transaction, attached to that mailbox's events.
+  std::map<std::string, pimap::v1::MailboxStatus> status;
+  if (const auto* sv = obj->if_contains("status"); sv != nullptr && sv->is_object()) {
+    for (const auto& [name, value] : sv->get_object()) {
+      if (!value.is_object()) continue;
+      Fields s{value.get_object(), r.error, "status." + std::string(name) + "."};
+      pimap::v1::MailboxStatus st;
+      if (auto n = s.u32("messages", false)) st.set_messages(*n);
+      if (auto n = s.u32("uidnext", false)) st.set_uidnext(*n);
+      if (auto n = s.u32("unseen", false)) st.set_unseen(*n);
+      if (auto n = s.number("highestmodseq", std::numeric_limits<std::uint64_t>::max(), false))
+        st.set_highestmodseq(*n);
+      if (auto n = s.u32("uidvalidity", false)) st.set_uidvalidity(*n);
+      status.emplace(std::string(name), st);
+    }
+    if (!r.error.empty()) return r;
+  }
+
+  const json::value* events = obj->if_contains("events");
+  if (events == nullptr || !(events->is_array() || (events->is_object() && events->get_object().empty()))) {
+    r.error = "'events' missing or not a list";
+    return r;
+  }
+  if (events->is_object()) {  // empty Lua table
+    r.ok = true;
+    return r;
+  }
+  std::size_t index = 0;
+  for (const auto& item : events->get_array()) {
+    const std::string where = "events[" + std::to_string(index++) + "].";
+    if (!item.is_object()) {
+      r.error = where + " not an object";
+      return r;
+    }
+    Fields f{item.get_object(), r.error, where};
+    auto type = f.string("type", true);
+    auto mailbox = f.string("mailbox", true);
+    if (!r.error.empty()) return r;
+    auto add = [&](StoreEvent e) {
+      if (auto it = status.find(e.mailbox()); it != status.end()) *e.mutable_status() = it->second;
+      assign_event_id(e);
+      r.batch.events.push_back(std::move(e));
+    };
+    auto reconcile = [&](const std::string& mb) {
+      if (std::find(r.batch.reconcile_mailboxes.begin(), r.batch.reconcile_mailboxes.end(), mb) ==
+          r.batch.reconcile_mailboxes.end())
+        r.batch.reconcile_mailboxes.push_back(mb);
+    };
+
+    if (*type == "MessageNew" || *type == "MessageAppend" || *type == "MessageExpunge" ||
+        *type == "FlagsSet" || *type == "FlagsClear") {
+      auto uidvalidity = f.u32("uidvalidity", true);
+      auto uid = f.u32("uid", true);
+      if (!r.error.empty()) return r;
+      if (*uid == 0 || *uidvalidity == 0) {
+        r.error = where + "'uid' and 'uidvalidity' must be non-zero";
+        return r;
+      }
+      if (*type == "MessageExpunge") {
+        StoreEvent e = base_event(*user, *mailbox, *uidvalidity, StoreEvent::MESSAGE_EXPUNGED, observed_unix_us);
+        e.add_uids(*uid);
+        add(std::move(e));
+      } else if (*type == "MessageNew" || *type == "MessageAppend") {
+        StoreEvent e = base_event(*user, *mailbox, *uidvalidity, StoreEvent::MESSAGE_NEW, observed_unix_us);
+        e.add_uids(*uid);
+        auto* m = e.add_messages();
+        m->set_uid(*uid);
+        if (auto s = f.string("from", false)) m->set_from(*s);
+        if (auto s = f.string("subject", false)) m->set_subject(*s);
+        if (auto n = f.number("date", std::numeric_limits<std::int64_t>::max(), false))
+          m->set_internal_date_unix(static_cast<std::int64_t>(*n));
+        if (auto n = f.number("size", std::numeric_limits<std::int64_t>::max(), false)) m->set_size(*n);
+        if (auto fl = f.strings("flags"))
+          for (auto& fs : *fl) m->add_flags(std::move(fs));
+        if (!r.error.empty()) return r;
+        add(std::move(e));
+      } else {  // FlagsSet / FlagsClear
+        auto full = f.strings("flags");
+        auto modseq = f.number("modseq", std::numeric_limits<std::uint64_t>::max(), false);
+        if (!r.error.empty()) return r;
+        if (!full) {
+          reconcile(*mailbox);
+          continue;
+        }
+        StoreEvent e = base_event(*user, *mailbox, *uidvalidity, StoreEvent::FLAGS_CHANGED, observed_unix_us);
+        e.add_uids(*uid);
+        for (auto& fs : *full) e.add_flags(std::move(fs));
+        if (modseq) e.set_modseq(*modseq);
+        add(std::move(e));
+      }
+    } else if (*type == "MailboxCreate" || *type == "MailboxDelete" || *type == "MailboxRename") {
+      auto uidvalidity = f.u32("uidvalidity", false);
+      const auto kind = *type == "MailboxCreate"   ? StoreEvent::MAILBOX_CREATED
+                        : *type == "MailboxDelete" ? StoreEvent::MAILBOX_DELETED
+                                                   : StoreEvent::MAILBOX_RENAMED;
+      StoreEvent e = base_event(*user, *mailbox, uidvalidity.value_or(0), kind, observed_unix_us);
+      if (kind == StoreEvent::MAILBOX_RENAMED) {
+        auto old = f.string("old_mailbox", true);
+        if (!r.error.empty()) return r;
+        e.set_old_mailbox(*old);
+      }
+      if (!r.error.empty()) return r;
+      add(std::move(e));
+    } else {
+      ++r.batch.ignored;
+    }
+  }
+  r.ok = true;
+  return r;
+}
+
+}  // namespace pimap::store_watcher

@@ -1,0 +1,56 @@
+#include "intake.hpp"
+
+#include <memory>
+
+namespace pimap::store_watcher {
+
+void Intake::handle(std::string_view method, std::string_view target, std::string_view body, Respond respond) {
+  // Dovecot's OX URL may carry a query string; only the path selects the driver.
+  const std::string_view path = target.substr(0, target.find('?'));
+  std::string_view kind;
+  HookParse parsed;
+  if (path == "/dovecot/push" || path == "/dovecot/push/") {
+    if (method != "PUT" && method != "POST") {
+      respond(405, "use PUT or POST\n");
+      return;
+    }
+    kind = "ox";
+    parsed = parse_ox_payload(body, now_());
+  } else if (path == "/dovecot/lua") {
+    if (method != "POST") {
+      respond(405, "use POST\n");
+      return;
+    }
+    kind = "lua";
+    parsed = parse_lua_payload(body, now_());
+  } else {
+    respond(404, "not found\n");
+    return;
+  }
+  if (!parsed.ok) {
+    if (metrics_ != nullptr) metrics_->hook(kind, "bad_request");
+    respond(400, parsed.error + "\n");
+    return;
+  }
+
+  auto user = parsed.batch.user;
+  auto mailboxes = std::move(parsed.batch.reconcile_mailboxes);
+  auto shared_respond = std::make_shared<Respond>(std::move(respond));
+  auto finish = [metrics = metrics_, kind, shared_respond](const kafka::Error& e) {
+    if (metrics != nullptr) metrics->hook(kind, e.ok() ? "ok" : "publish_failed");
+    if (e.ok())
+      (*shared_respond)(200, "ok\n");
+    else
+      (*shared_respond)(503, "not published: " + e.message + "\n");
+  };
+  publisher_.publish(std::move(parsed.batch.events),
+                     [this, finish, user = std::move(user), mailboxes = std::move(mailboxes)](const kafka::Error& e) {
+                       if (!e.ok() || mailboxes.empty() || !reconcile_) {
+                         finish(e);
+                         return;
+                       }
+                       reconcile_(user, mailboxes, finish);
+                     });
+}
+
+}  // namespace pimap::store_watcher

@@ -1,0 +1,132 @@
+#include "hook_payload.hpp"
+
+#include <gtest/gtest.h>
+
+namespace pimap::store_watcher {
+namespace {
+
+using pimap::v1::StoreEvent;
+
+// Byte for byte what Dovecot 2.3.19's OX driver sent in services-by-hand.md §7.
+constexpr const char* kOx =
+    R"({"user":"alice","event":"messageNew","folder":"INBOX","imap-uidvalidity":1712345678,"imap-uid":6,)"
+    R"("from":"sender@example.test","subject":"idle test 0","snippet":"body of idle test 0","unseen":6})";
+
+TEST(OxPayload, BecomesOneMessageNewEvent) {
+  auto r = parse_ox_payload(kOx, 123);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.batch.user, "alice");
+  ASSERT_EQ(r.batch.events.size(), 1u);
+  const auto& e = r.batch.events[0];
+  EXPECT_EQ(e.kind(), StoreEvent::MESSAGE_NEW);
+  EXPECT_EQ(e.user(), "alice");
+  EXPECT_EQ(e.mailbox(), "INBOX");
+  EXPECT_EQ(e.uidvalidity(), 1712345678u);
+  ASSERT_EQ(e.uids_size(), 1);
+  EXPECT_EQ(e.uids(0), 6u);
+  ASSERT_EQ(e.messages_size(), 1);
+  EXPECT_EQ(e.messages(0).uid(), 6u);
+  EXPECT_EQ(e.messages(0).from(), "sender@example.test");
+  EXPECT_EQ(e.messages(0).subject(), "idle test 0");
+  EXPECT_EQ(e.status().unseen(), 6u);
+  EXPECT_EQ(e.source(), "push_notification");
+  EXPECT_EQ(e.observed_unix_us(), 123);
+  EXPECT_EQ(e.event_id(), "alice/INBOX/1712345678/6/new");
+}
+
+TEST(OxPayload, SameNotificationTwiceGivesSameId) {
+  auto a = parse_ox_payload(kOx, 1);
+  auto b = parse_ox_payload(kOx, 2);
+  ASSERT_TRUE(a.ok && b.ok);
+  EXPECT_EQ(a.batch.events[0].event_id(), b.batch.events[0].event_id());
+}
+
+TEST(OxPayload, RejectsBrokenPayloads) {
+  EXPECT_FALSE(parse_ox_payload("not json", 0).ok);
+  EXPECT_FALSE(parse_ox_payload("[1,2]", 0).ok);
+  auto missing = parse_ox_payload(R"({"user":"a","event":"messageNew","folder":"INBOX","imap-uid":3})", 0);
+  EXPECT_FALSE(missing.ok);
+  EXPECT_NE(missing.error.find("imap-uidvalidity"), std::string::npos) << missing.error;
+  auto negative = parse_ox_payload(
+      R"({"user":"a","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":-3})", 0);
+  EXPECT_FALSE(negative.ok);
+  auto huge = parse_ox_payload(
+      R"({"user":"a","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":4294967296})", 0);
+  EXPECT_FALSE(huge.ok);
+  EXPECT_FALSE(parse_ox_payload(R"({"user":"","event":"messageNew"})", 0).ok);
+}
+
+TEST(OxPayload, OtherEventNamesAreIgnoredNotRejected) {
+  auto r = parse_ox_payload(R"({"user":"a","event":"messageRead"})", 0);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.batch.events.empty());
+  EXPECT_EQ(r.batch.ignored, 1u);
+}
+
+TEST(LuaPayload, EveryKindOfChange) {
+  auto r = parse_lua_payload(R"({"v":1,"user":"bob","events":[
+      {"type":"MessageNew","mailbox":"INBOX","uidvalidity":5,"uid":10,"from":"x@y","subject":"hi",
+       "date":1700000000,"size":1234,"flags":["\\Recent"]},
+      {"type":"MessageAppend","mailbox":"Sent","uidvalidity":6,"uid":3},
+      {"type":"MessageExpunge","mailbox":"INBOX","uidvalidity":5,"uid":4},
+      {"type":"FlagsSet","mailbox":"INBOX","uidvalidity":5,"uid":9,"flags":["\\Seen","\\Flagged"],"modseq":77},
+      {"type":"MailboxCreate","mailbox":"Work","uidvalidity":8},
+      {"type":"MailboxDelete","mailbox":"Old"},
+      {"type":"MailboxRename","mailbox":"Jobs","old_mailbox":"Work","uidvalidity":8},
+      {"type":"MailboxSubscribe","mailbox":"Jobs"}],
+    "status":{"INBOX":{"messages":3,"uidnext":11,"unseen":1,"highestmodseq":77,"uidvalidity":5}}})",
+                             5);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.batch.ignored, 1u);
+  ASSERT_EQ(r.batch.events.size(), 7u);
+  const auto& ev = r.batch.events;
+  EXPECT_EQ(ev[0].kind(), StoreEvent::MESSAGE_NEW);
+  EXPECT_EQ(ev[0].messages(0).internal_date_unix(), 1700000000);
+  EXPECT_EQ(ev[0].messages(0).size(), 1234u);
+  EXPECT_EQ(ev[0].messages(0).flags(0), "\\Recent");
+  EXPECT_EQ(ev[0].status().uidnext(), 11u);  // status block attached to INBOX events
+  EXPECT_EQ(ev[1].mailbox(), "Sent");
+  EXPECT_FALSE(ev[1].has_status());
+  EXPECT_EQ(ev[2].kind(), StoreEvent::MESSAGE_EXPUNGED);
+  EXPECT_EQ(ev[2].event_id(), "bob/INBOX/5/4/expunged");
+  EXPECT_EQ(ev[3].kind(), StoreEvent::FLAGS_CHANGED);
+  EXPECT_EQ(ev[3].event_id(), "bob/INBOX/5/9@77/flags");
+  ASSERT_EQ(ev[3].flags_size(), 2);
+  EXPECT_EQ(ev[4].kind(), StoreEvent::MAILBOX_CREATED);
+  EXPECT_EQ(ev[5].kind(), StoreEvent::MAILBOX_DELETED);
+  EXPECT_EQ(ev[6].kind(), StoreEvent::MAILBOX_RENAMED);
+  EXPECT_EQ(ev[6].old_mailbox(), "Work");
+  EXPECT_EQ(ev[6].event_id(), "bob/Jobs/8/renamed-from/Work");
+  for (const auto& e : ev) EXPECT_EQ(e.user(), "bob");
+}
+
+TEST(LuaPayload, FlagChangeWithoutFullSetAsksForReconcile) {
+  auto r = parse_lua_payload(R"({"v":1,"user":"bob","events":[
+      {"type":"FlagsClear","mailbox":"INBOX","uidvalidity":5,"uid":9,"changed":["\\Seen"]},
+      {"type":"FlagsSet","mailbox":"INBOX","uidvalidity":5,"uid":10,"changed":["\\Seen"]}]})",
+                             0);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.batch.events.empty());
+  EXPECT_EQ(r.batch.reconcile_mailboxes, std::vector<std::string>{"INBOX"});
+}
+
+TEST(LuaPayload, EmptyLuaTablesAreAccepted) {
+  auto r = parse_lua_payload(R"({"v":1,"user":"bob","events":{}})", 0);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.batch.events.empty());
+}
+
+TEST(LuaPayload, RejectsWrongVersionAndBadEvents) {
+  EXPECT_FALSE(parse_lua_payload(R"({"v":2,"user":"bob","events":[]})", 0).ok);
+  EXPECT_FALSE(parse_lua_payload(R"({"v":1,"user":"bob"})", 0).ok);
+  auto no_uid = parse_lua_payload(
+      R"({"v":1,"user":"bob","events":[{"type":"MessageNew","mailbox":"INBOX","uidvalidity":5}]})", 0);
+  EXPECT_FALSE(no_uid.ok);
+  EXPECT_NE(no_uid.error.find("events[0]."), std::string::npos) << no_uid.error;
+  auto rename_without_old = parse_lua_payload(
+      R"({"v":1,"user":"bob","events":[{"type":"MailboxRename","mailbox":"X"}]})", 0);
+  EXPECT_FALSE(rename_without_old.ok);
+}
+
+}  // namespace
+}  // namespace pimap::store_watcher
