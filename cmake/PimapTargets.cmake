@@ -15,9 +15,13 @@ if(PIMAP_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# One Asio configuration for every translation unit: BOOST_ASIO_NO_DEPRECATED changes the return types
+# of some Asio functions without changing their mangled names, so mixing TUs with and without it lets
+# the linker pick an incompatible copy (seen as crashes in libs/net's abort()).
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED)
+
 function(_pimap_common target)
   target_compile_options(${target} PRIVATE ${PIMAP_WARNINGS})
-  target_compile_definitions(${target} PRIVATE BOOST_ASIO_NO_DEPRECATED)
 endfunction()
 
 function(pimap_library name)

@@ -37,7 +37,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates \
-      libgrpc++1.51 libgrpc29 libprotobuf32 \
+      libgrpc29 libprotobuf32 \
       libssl3 zlib1g libyaml-cpp0.7 libprometheus-cpp-core1.0 libboost-json1.81.0 \
       librdkafka1 librdkafka++1 libhiredis0.14 \
  && rm -rf /var/lib/apt/lists/* \

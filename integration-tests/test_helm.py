@@ -49,8 +49,9 @@ CONTRACT_KEYS = {
         "imap.listen", "imaps.listen", "https.listen", "https.path", "tls.cert_file", "tls.key_file",
         "tls.allow_plaintext_login", "session.grpc", "store.host", "store.port", "store.ca_file",
         "store.master_user", "store.master_password_file", "store.pool_idle_seconds", "smtp.host", "smtp.port",
-        "limits.max_line", "limits.max_literal", "limits.max_connections_per_user", "limits.idle_timeout_seconds"},
-    "session": COMMON_KEYS | {"grpc.listen", "redis.address", "session.lifetime_seconds", "queue.max_events"},
+        "limits.max_line", "limits.max_literal", "limits.idle_timeout_seconds"},
+    "session": COMMON_KEYS | {"grpc.listen", "redis.address", "session.lifetime_seconds",
+                              "session.max_connections_per_user", "queue.max_events"},
     "store-watcher": COMMON_KEYS | {
         "intake.listen", "kafka.brokers", "kafka.topic", "store.host", "store.port", "store.ca_file",
         "store.master_user", "store.master_password_file", "redis.address", "watch.mode",
@@ -542,9 +543,10 @@ def test_promtool_rule_unit_tests():
 def test_alerts_cover_the_issue_and_have_runbooks():
     rules = alert_rules()
     exprs = " ".join(r["expr"] for r in rules)
-    for needed in ("pimap_notifier_kafka_lag", "pimap_notifier_delivery_latency_seconds_bucket",
-                   "pimap_edge_commands_total", "pimap_store_watcher_store_up"):  # lag, latency, errors, store
-        assert needed in exprs
+    used = set(METRIC_NAME.findall(exprs))
+    for needed in ("pimap_notifier_kafka_lag_messages", "pimap_notifier_delivery_latency_seconds_bucket",
+                   "pimap_edge_commands_total", "pimap_edge_logins_total"):  # lag, latency, errors, store
+        assert needed in used
     doc = OPERATIONS_DOC.read_text()
     headings = {m.lower() for m in re.findall(r"^#{2,4} (\w+)\s*$", doc, re.M)}
     for rule in rules:
@@ -651,8 +653,8 @@ def test_metric_names_follow_the_convention():
     for name in referenced_list():
         match = re.match(r"^pimap_(edge|session|store_watcher|notifier)_[a-z][a-z0-9_]*$", name)
         assert match, f"{name}: not pimap_<service>_<what>_<unit>"
-        if name.endswith(("_bucket", "_sum", "_count")):
-            assert re.search(r"_seconds_(bucket|sum|count)$", name), f"{name}: histograms are in seconds"
+        if name.endswith(("_bucket", "_sum", "_count")) and re.search(r"latency|duration|time|delay|wait", name):
+            assert re.search(r"_seconds_(bucket|sum|count)$", name), f"{name}: histograms of time are in seconds"
         for unit in ("_ms", "_milliseconds", "_minutes", "_bytes_total_bytes"):
             assert unit not in name, f"{name}: base units only"
 

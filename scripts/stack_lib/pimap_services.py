@@ -59,14 +59,16 @@ def render_store_watcher(s: dict) -> dict:
 
 
 def render_notifier(s: dict) -> dict:
-    # Provisional: the notifier's schema does not exist yet.
     k = s["kannel"]
+    domain = s["dovecot"]["domain"]
     return {**_common("notifier", s),
-            "kafka": {"brokers": [s["kafka"]], "topic": TOPIC},
+            "kafka": {"brokers": [s["kafka"]], "topic": TOPIC, "group": "pimap-notifier"},
             "redis": {"address": s["redis"]},
             "sms": {"sendsms_url": k["sendsms"], "username": k["sendsms_username"],
-                    "password_file": k["sendsms_password_file"]},
-            "wap": {"ppg_url": k["ppg"]}}
+                    "password_file": k["sendsms_password_file"], "from": "PIMAP"},
+            "wap": {"ppg_url": k["ppg"], "ppg_host": f"ppg.{domain}"},
+            # Stack users are `userNN`; their EMN mailbox is mailat:userNN@<domain>.
+            "wakeup": {"mail_domain": domain, "min_interval_seconds": 60, "max_per_hour": 20}}
 
 
 @dataclass(frozen=True)

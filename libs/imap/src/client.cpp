@@ -694,8 +694,9 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     if (op->refresh_caps && op->result.ok() && op->caps_generation == caps_generation_) {
       // The server did not announce its post-login capabilities: ask before completing.
       caps_known_ = false;
-      ensure_caps([this, op] { finish_op(op, {}); });
-      pump();
+      auto cap = make_op(ClientCommand("CAPABILITY"), Kind::internal);
+      cap->internal = [this, op](error_code ec, CommandResult) { finish_op(op, ec); };
+      enqueue(cap);
       return;
     }
     finish_op(op, {});
@@ -799,7 +800,13 @@ Client::Client(executor_type ex, ClientOptions options)
     : impl_(std::make_shared<Impl>(std::move(ex), std::move(options))) {}
 
 Client::~Client() {
-  if (impl_) impl_->fail(asio::error::operation_aborted);
+  if (!impl_) return;
+  // Whoever destroys the client wants no more notifications; pending operations still complete
+  // (with operation_aborted), as Asio objects do.
+  impl_->closed_handler_ = nullptr;
+  impl_->session_handler_ = nullptr;
+  impl_->trace_ = nullptr;
+  impl_->fail(asio::error::operation_aborted);
 }
 
 Client::executor_type Client::get_executor() const noexcept { return impl_->ex_; }

@@ -108,7 +108,7 @@ void ResponseReader::start_discard(ResponseErrc why, std::size_t offset) noexcep
   const std::size_t avail = std::min<std::size_t>(end_ - begin_, sizeof(tag_));
   const std::string_view t = leading_tag({buf_.get() + begin_, avail});
   tag_len_ = t.size() < avail || avail < sizeof(tag_) ? t.size() : 0;
-  std::memcpy(tag_, t.data(), tag_len_);
+  if (tag_len_ > 0) std::memcpy(tag_, t.data(), tag_len_);
   discard_reason_ = why;
   discard_offset_ = offset;
   raw_kept_ = false;

@@ -24,19 +24,21 @@ struct Reader {
 
   void walk(const YAML::Node& map, const std::string& prefix) {
     for (auto it = map.begin(); it != map.end(); ++it) {
-      std::string key = it->first.as<std::string>();
+      // Copies, not references: yaml-cpp's iterator hands out a temporary pair of node handles.
+      const YAML::Node key_node = it->first;
+      const YAML::Node value = it->second;
+      std::string key = key_node.as<std::string>();
       std::string path = prefix.empty() ? key : prefix + "." + key;
-      const YAML::Node& value = it->second;
       if (value.IsMap() && !is_leaf(path)) {
         walk(value, path);
         continue;
       }
       if (out.settings.count(path) != 0) {
-        problem(path, it->first, "set twice in the file");
+        problem(path, key_node, "set twice in the file");
         continue;
       }
       FileSetting setting;
-      setting.where = where(it->first);
+      setting.where = where(key_node);
       if (value.IsNull()) continue;
       if (value.IsScalar()) {
         setting.scalar = value.Scalar();

@@ -1,6 +1,8 @@
 #include "pimap/kit/grpc_log.hpp"
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <string>
 
 #include <grpc/support/log.h>
@@ -8,8 +10,14 @@
 namespace pimap::kit {
 namespace {
 
-// Leaked on purpose: gRPC may log from its own threads during static destruction.
+// Never destroyed, and a replaced logger is kept too: gRPC may log from its own threads at any time,
+// including during static destruction, through a pointer it loaded just before a replacement.
 std::atomic<const Logger*> grpc_logger{nullptr};
+std::mutex installed_mutex;
+std::deque<Logger>& installed() {
+  static auto* loggers = new std::deque<Logger>();
+  return *loggers;
+}
 
 void forward(gpr_log_func_args* args) {
   const Logger* log = grpc_logger.load();
@@ -26,7 +34,11 @@ void forward(gpr_log_func_args* args) {
 }  // namespace
 
 void route_grpc_logs_to(const Logger& log) {
-  grpc_logger.store(new Logger(log));
+  {
+    std::lock_guard lock(installed_mutex);
+    installed().push_back(log);
+    grpc_logger.store(&installed().back());
+  }
   gpr_set_log_function(forward);
   // Before grpc_init() gRPC drops every line; this sets the threshold (GRPC_VERBOSITY, default ERROR)
   // now, so that problems during start-up are reported too.

@@ -15,6 +15,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <malloc.h>
 #include <unistd.h>
 
 namespace kit = pimap::kit;
@@ -34,7 +35,7 @@ void declare(kit::Schema& s) {
   s.string("smtp.host", "MTA for XDELIVER; not used by this build yet").optional();
   s.integer("smtp.port", "MTA port for XDELIVER").def(25).range(std::int64_t{1}, std::int64_t{65535});
   s.string("tls.cert_file", "Server certificate chain (PEM)");
-  s.string("tls.key_file", "Server private key (PEM)").secret();
+  s.string("tls.key_file", "Server private key (PEM)");
   s.boolean("tls.allow_plaintext_login", "Allow LOGIN before STARTTLS (tests only)").def(false);
   s.string("edge.id", "This edge's id for the session service (default: hostname:pid)").optional();
   s.integer("runtime.io_threads", "Threads serving device connections").def(2).range(std::int64_t{1}, std::int64_t{64});
@@ -50,14 +51,14 @@ void declare(kit::Schema& s) {
   s.string("store.master_password", "Store master user's password").secret();
   s.duration("store.pool_idle_seconds", "Idle backend connections are closed after this").def(30s).range(1s, 3600s);
   s.duration("store.connect_timeout_seconds", "Backend connect + TLS + login bound").def(5s).range(100ms, 120s);
-  s.duration("store.command_timeout_seconds", "Backend command bound").def(60s).range(1s, 3600s);
+  s.duration("store.command_timeout_seconds", "Backend silence bound during a command").def(10s).range(1s, 3600s);
 
   s.integer("limits.max_line", "Longest command line (bytes)").def(64 * 1024).range(std::int64_t{1024}, std::int64_t{16} << 20);
   s.integer("limits.max_literal", "Largest literal (bytes)").def(std::int64_t{50} << 20).range(std::int64_t{1024}, std::int64_t{1} << 32);
   s.integer("limits.max_connections", "Device connections per listener").def(19000).range(std::int64_t{1}, std::int64_t{1000000});
   s.duration("limits.idle_timeout_seconds", "Close a connection without commands (not in IDLE)").def(30min).range(1s, 24h);
   s.duration("limits.idle_command_timeout_seconds", "End an IDLE without any traffic").def(29min).range(1s, 24h);
-  s.integer("limits.max_output_bytes", "Output queued for a slow client before it is dropped").def(1 << 20).range(std::int64_t{65536}, std::int64_t{1} << 30);
+  s.integer("limits.max_output_bytes", "Output queued for a slow client before it is dropped").def(std::int64_t{64} << 20).range(std::int64_t{65536}, std::int64_t{1} << 30);
 }
 
 std::string default_edge_id() {
@@ -154,6 +155,22 @@ int main(int argc, char** argv) {
     };
     (*poll)();
   });
+
+  // glibc keeps the memory of a burst of TLS handshakes after it is freed; give it back so that idle
+  // devices cost what they hold (docs/performance.md, "Idle TLS connections").
+  auto trim_timer = std::make_shared<boost::asio::steady_timer>(svc.io());
+  auto trimming = std::make_shared<std::atomic<bool>>(true);
+  auto trim = std::make_shared<std::function<void()>>();
+  *trim = [trim_timer, trimming, weak = std::weak_ptr<std::function<void()>>(trim)] {
+    trim_timer->expires_after(5s);
+    trim_timer->async_wait([trimming, weak](boost::system::error_code ec) {
+      if (ec || !trimming->load()) return;
+      ::malloc_trim(0);
+      if (auto next = weak.lock()) (*next)();
+    });
+  };
+  (*trim)();
+  svc.lifecycle().on_stop_accepting("housekeeping", [trimming] { trimming->store(false); });
 
   svc.log().info("edge ready", {{"imap_port", binding.imap_port()},
                                 {"imaps_port", binding.imaps_port()},

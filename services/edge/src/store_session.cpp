@@ -348,7 +348,7 @@ void PooledStoreSession::reconcile_and_run(Pending p, MailboxView store, std::ui
   view_.reset();
   device_exists_ = store_exists;
   if (p.on_untagged) {
-    (void)lines;
+    for (const auto& l : lines) p.on_untagged(l);
   }
   run(std::move(p));
 }

@@ -95,6 +95,10 @@ Processor::Outcome Processor::process(const v1::StoreEvent& event) {
     if (deliver(event, d) == Outcome::retry) return Outcome::retry;
     finished_devices_.insert(d.state.device_id);
   }
+  // Only a retry of the same event skips finished devices; a later redelivery is de-duplicated by
+  // Redis like any other.
+  current_event_.clear();
+  finished_devices_.clear();
   return Outcome::done;
 }
 

@@ -45,13 +45,16 @@ std::string query_value(const std::string& url, const std::string& name) {
 
 class ProcessorTest : public ::testing::Test {
  protected:
-  ProcessorTest() : pool(server().options(), 2) {
+  ProcessorTest() : pool(server().options(), 2) {}
+
+  static Options make_options() {
     static int n = 0;
-    options.key_prefix = "np" + std::to_string(++n);
-    options.sms = SmsGatewayOptions{"http://127.0.0.1:1/cgi-bin/sendsms", "u", "secret-pw", "PIMAP"};
-    options.wap = WapGatewayOptions{"http://127.0.0.1:1/wappush", "ppg.test"};
-    options.mail_domain = "example.test";
-    keys = ss::Keys(options.key_prefix);
+    Options o;
+    o.key_prefix = "np" + std::to_string(++n);  // every test its own keys
+    o.sms = SmsGatewayOptions{"http://127.0.0.1:1/cgi-bin/sendsms", "u", "secret-pw", "PIMAP"};
+    o.wap = WapGatewayOptions{"http://127.0.0.1:1/wappush", "ppg.test"};
+    o.mail_domain = "example.test";
+    return o;
   }
 
   v1::StoreEvent event(const std::string& id, v1::StoreEvent::Kind kind = v1::StoreEvent::MESSAGE_NEW,
@@ -81,8 +84,8 @@ class ProcessorTest : public ::testing::Test {
   test::MetricsProbe probe;
   Metrics metrics{probe.kit};
   redis::Pool pool;
-  Options options;
-  ss::Keys keys;
+  Options options = make_options();
+  ss::Keys keys{options.key_prefix};
   std::vector<WakeupJob> jobs;
   kit::Logger log{"notifier", kit::Level::error, [](std::string_view) {}};
   std::string user = "user01";

@@ -115,7 +115,7 @@ TEST(WakeupSender, ADeadGatewayDoesNotHoldUpOtherWakeUps) {
   Metrics metrics(probe.kit);
   // First job: refused, retried later; meanwhile the second is sent at once.
   ScriptedTransport t({{false, "refused", 0, {}},
-                       {true, {}, 202, "0: Accepted"},
+                       {true, {}, 202, R"(<response-result code="1001"/>)"},
                        {true, {}, 202, "0: Accepted"}});
   auto o = fast(3);
   o.initial_backoff = 300ms;

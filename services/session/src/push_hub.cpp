@@ -2,9 +2,22 @@
 
 #include "convert.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
 namespace pimap::session {
 
 using sessionstore::DeviceKey;
+
+namespace {
+
+std::int64_t unix_us_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 PushHub::PushHub(redis::Options redis, Store& store, const Options& options, WorkQueue& work,
                  SessionMetrics& metrics, kit::Logger log)
@@ -109,6 +122,7 @@ void PushHub::attach(const std::shared_ptr<PushSink>& sink, const v1::EdgeMessag
   a.epoch = msg.epoch();
   a.pushed_seq = msg.after_seq();
   a.generation = next_generation_++;
+  a.attached_unix_us = unix_us_now();
   a.retry = false;
   metrics_.attached_devices.Set(static_cast<double>(attached_.size()));
   schedule_locked(device, a);  // events may already be waiting after after_seq
@@ -143,6 +157,7 @@ void PushHub::pump(const DeviceKey& device) {
   std::string session_id;
   std::uint64_t after = 0;
   std::uint64_t generation = 0;
+  std::int64_t attached_us = 0;
   {
     std::lock_guard lock(mutex_);
     auto it = attached_.find(device);
@@ -152,6 +167,7 @@ void PushHub::pump(const DeviceKey& device) {
     session_id = it->second.session_id;
     after = it->second.pushed_seq;
     generation = it->second.generation;
+    attached_us = it->second.attached_unix_us;
   }
   auto pending = store_.queue.read_after(device, after, options_.push_batch);
   bool more = false;
@@ -182,10 +198,19 @@ void PushHub::pump(const DeviceKey& device) {
     last = pending->events.back().seq;
     more = pending->events.size() >= options_.push_batch;
     const auto count = pending->events.size();
+    const std::int64_t now_us = unix_us_now();
+    std::vector<double> live_latencies;
+    for (const auto& queued : push.events()) {
+      const auto& ev = queued.event();
+      const std::int64_t t = ev.store_time_unix_us() > 0 ? ev.store_time_unix_us() : ev.observed_unix_us();
+      if (t > 0 && t >= attached_us)
+        live_latencies.push_back(static_cast<double>(std::max<std::int64_t>(now_us - t, 0)) / 1e6);
+    }
     if (sink->send(std::move(push))) {
       metrics_.pushes.Increment();
       metrics_.pushed_events.Increment(static_cast<double>(count));
       if (pending->resync) metrics_.resyncs.Increment();
+      for (double seconds : live_latencies) metrics_.push_latency.Observe(seconds);
     }
   }
   std::lock_guard lock(mutex_);

@@ -71,6 +71,7 @@ class PushHub {
     std::uint64_t epoch = 0;
     std::uint64_t pushed_seq = 0;  // the edge has (or is being sent) everything up to here
     std::uint64_t generation = 0;  // changes when the device is attached again
+    std::int64_t attached_unix_us = 0;  // events committed before it waited offline: no push latency
     bool scheduled = false;        // a pump is queued or running
     bool dirty = false;            // woken while the pump ran: run again
     bool retry = false;            // the last pump failed on Redis: the refresh loop retries

@@ -22,6 +22,9 @@ SessionMetrics::SessionMetrics(kit::Metrics& m)
                                      {{"reason", "superseded"}})),
       redis_errors(m.counter("redis_errors_total", "Redis operations that failed")),
       rpc_seconds(m.histogram_family("rpc_seconds", "SessionService RPC latency")),
-      rpc_errors(m.counter_family("rpc_errors_total", "SessionService RPCs answered with an error")) {}
+      rpc_errors(m.counter_family("rpc_errors_total", "SessionService RPCs answered with an error")),
+      push_latency(m.histogram("push_latency_seconds",
+                               "Store commit -> pushed to the device's edge (events while attached)",
+                               kit::Metrics::latency_buckets())) {}
 
 }  // namespace pimap::session

@@ -24,6 +24,10 @@ struct SessionMetrics {
   prometheus::Counter& redis_errors;
   prometheus::Family<prometheus::Histogram>& rpc_seconds;  // label: method
   prometheus::Family<prometheus::Counter>& rpc_errors;     // labels: method, code
+  // Store commit (or the watcher's observation) -> SessionPush handed to the device's edge stream, for
+  // events that happened while the device was attached (events queued while it was offline would
+  // measure its absence, not the pipeline).
+  prometheus::Histogram& push_latency;
 };
 
 }  // namespace pimap::session

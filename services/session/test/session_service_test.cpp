@@ -307,6 +307,60 @@ TEST_F(SessionServiceTest, EdgeStreamPushesPendingOnAttachAndLiveEventsOnWakeUp)
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST_F(SessionServiceTest, PushLatencyCountsEventsThatHappenedWhileAttached) {
+  const auto now_us = [] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto latency_count = [this] { return metrics.push_latency.Collect().histogram.sample_count; };
+  const auto phone = device("Platency");
+  v1::OpenResponse opened;
+  ASSERT_TRUE(open(phone, "edge-l", &opened).ok());
+  // Committed an hour ago while the device was away: pushed on attach, but not push latency.
+  auto offline = new_message(phone.user(), "INBOX", 1);
+  offline.set_store_time_unix_us(now_us() - 3'600'000'000);
+  append(phone, offline);
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = stub->EdgeStream(&ctx);
+  v1::EdgeMessage hello;
+  hello.mutable_hello()->set_edge_id("edge-l");
+  ASSERT_TRUE(stream->Write(hello));
+  v1::EdgeMessage attach;
+  *attach.mutable_attach()->mutable_device() = phone;
+  attach.mutable_attach()->set_session_id(opened.session_id());
+  attach.mutable_attach()->set_epoch(opened.epoch());
+  ASSERT_TRUE(stream->Write(attach));
+  v1::SessionPush push;
+  ASSERT_TRUE(stream->Read(&push));
+  ASSERT_EQ(push.events_size(), 1);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(latency_count(), 0u);
+
+  // Committed 300 ms ago, after the attach (the watcher's observation time when the store gave none).
+  for (int i = 0; i < 100 && !store.registry.holder({phone.user(), phone.device_id()})->has_value(); ++i)
+    std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(400ms);
+  auto live = new_message(phone.user(), "INBOX", 2);
+  live.set_observed_unix_us(now_us() - 300'000);
+  append(phone, live);
+  ASSERT_TRUE(stream->Read(&push));
+  ASSERT_EQ(push.events_size(), 1);
+  EXPECT_EQ(push.events(0).event().uids(0), 2u);
+  for (int i = 0; i < 100 && latency_count() == 0; ++i) std::this_thread::sleep_for(10ms);
+  const auto h = metrics.push_latency.Collect().histogram;
+  EXPECT_EQ(h.sample_count, 1u);
+  EXPECT_GE(h.sample_sum, 0.3);
+  EXPECT_LT(h.sample_sum, 5.0);
+
+  stream->WritesDone();
+  while (stream->Read(&push)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
 TEST_F(SessionServiceTest, AttachWithoutALiveSessionIsEvicted) {
   const auto phone = device("Pgone");
   grpc::ClientContext ctx;

@@ -47,7 +47,16 @@ Metrics::Metrics(prometheus::Registry& registry)
                          .Name("pimap_store_watcher_watched_users")
                          .Help("watched users in the shards this replica owns")
                          .Register(registry)
-                         .Add({})) {}
+                         .Add({})) {
+  // Every series exists from the start, so dashboards and alerts see zeros instead of gaps (and a
+  // scrape lists every family: an empty labelled family is not serialised at all).
+  for (const char* kind : {"ox", "lua"})
+    for (const char* result : {"ok", "bad_request", "publish_failed"}) hooks_.Add({{"kind", kind}, {"result", result}});
+  for (const char* source : {"push_notification", "reconcile"}) {
+    published_.Add({{"source", source}});
+    publish_failures_.Add({{"source", source}});
+  }
+}
 
 void Metrics::hook(std::string_view kind, std::string_view result) {
   hooks_.Add({{"kind", std::string(kind)}, {"result", std::string(result)}}).Increment();
