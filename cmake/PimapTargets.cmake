@@ -10,6 +10,12 @@ if(PIMAP_WERROR)
   list(APPEND PIMAP_WARNINGS -Werror)
 endif()
 
+if(PIMAP_FUZZ)
+  # Everything a fuzz build compiles exists to be fuzzed: give libFuzzer coverage of all of it.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 if(PIMAP_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

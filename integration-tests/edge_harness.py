@@ -343,17 +343,17 @@ def maildir_add(d: Path, content: bytes, letters: str = "") -> Path:
 # ---------------------------------------------------------------------------------------------------------
 # Running clients
 
-TEST_ACCOUNT = "pimapit"
+CLIENT_ACCOUNT = "pimapit"
 
 
 def client_account() -> tuple[int, int]:
     """A non-root account for clients that refuse to run as root; created on first use."""
     try:
-        pw = pwd.getpwnam(TEST_ACCOUNT)
+        pw = pwd.getpwnam(CLIENT_ACCOUNT)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", TEST_ACCOUNT], check=False, capture_output=True)
-        pw = pwd.getpwnam(TEST_ACCOUNT)
+                        "--shell", "/usr/sbin/nologin", CLIENT_ACCOUNT], check=False, capture_output=True)
+        pw = pwd.getpwnam(CLIENT_ACCOUNT)
     return pw.pw_uid, pw.pw_gid
 
 

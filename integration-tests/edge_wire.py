@@ -159,7 +159,7 @@ def free_ports(n: int) -> list[int]:
 class EdgeProcess:
     """pimap-edge --config DIR/edge.yaml on ports of its own; stopped by PID."""
 
-    def __init__(self, stack: dict, log_dir: Path):
+    def __init__(self, stack: dict, log_dir: Path, extra_args: tuple[str, ...] = ()):
         exe = Path(stack.get("build_dir") or os.environ.get("PIMAP_BUILD_DIR", "")) / "services/edge/pimap-edge"
         assert exe.is_file(), f"no pimap-edge binary at {exe}"
         conf = Path(stack["dir"]) / "edge.yaml"
@@ -169,7 +169,8 @@ class EdgeProcess:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [str(exe), "--config", str(conf), f"--imaps.listen=127.0.0.1:{self.imaps_port}",
-             f"--imap.listen=127.0.0.1:{self.imap_port}", f"--admin.listen=127.0.0.1:{self.admin_port}"],
+             f"--imap.listen=127.0.0.1:{self.imap_port}", f"--admin.listen=127.0.0.1:{self.admin_port}",
+             *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -251,7 +251,10 @@ std::optional<Notification> decode_wbxml(std::string_view bytes, std::string* er
         opaque = std::string(*s);
       } else {
         auto e = r.mb_u_int32();
-        if (!e || *e > 0x7F) return fail("unsupported entity");
+        // Only characters XML allows (and the encoder can write back): no NUL or other controls.
+        if (!e || *e > 0x7F || (*e < 0x20 && *e != 0x09 && *e != 0x0A && *e != 0x0D)) {
+          return fail("unsupported entity");
+        }
         value += static_cast<char>(*e);
       }
       continue;

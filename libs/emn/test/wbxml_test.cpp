@@ -92,3 +92,23 @@ TEST(EmnWbxml, RejectsOtherDocumentsAndDamage) {
 
 }  // namespace
 }  // namespace pimap::emn
+
+// Found by fuzz/emn_fuzz: an ENTITY of 0 put a NUL into the mailbox, which the encoder cannot write
+// back (the decoded notification would not survive a round trip). Control-character entities are
+// refused like any other malformed document.
+TEST(EmnWbxml, RefusesControlCharacterEntities) {
+  // <emn mailbox="ab" + ENTITY(e) timestamp=2026-11-27T10:00:00Z/>
+  auto doc = [](char entity) {
+    std::string d("\x03\x0d\x6a\x00\x85\x06\x03" "ab", 9);
+    d += '\0';
+    d += '\x02';
+    d += entity;
+    d += std::string("\x05\xc3\x07\x20\x26\x11\x27\x10\x00\x00\x01", 11);
+    return d;
+  };
+  auto tab = pimap::emn::decode_wbxml(doc('\x09'));
+  ASSERT_TRUE(tab);  // the same document with a legal entity decodes
+  EXPECT_EQ(tab->mailbox, "ab\t");
+  EXPECT_FALSE(pimap::emn::decode_wbxml(doc('\x00')));
+  EXPECT_FALSE(pimap::emn::decode_wbxml(doc('\x07')));
+}

@@ -48,6 +48,14 @@ ResponseReader::~ResponseReader() = default;
 
 std::span<char> ResponseReader::prepare(std::size_t n) {
   if (n == 0) n = 1;
+  // After one huge response, give the memory back once nothing is buffered.
+  constexpr std::size_t kShrinkAbove = 4 * 1024 * 1024;
+  constexpr std::size_t kSmall = 64 * 1024;
+  if (begin_ == end_ && cap_ > kShrinkAbove && n <= kSmall) {
+    buf_.reset(new char[kSmall]);
+    cap_ = kSmall;
+    begin_ = scan_ = end_ = line_start_ = 0;
+  }
   if (cap_ - end_ < n) {
     if (begin_ > 0) {
       std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);

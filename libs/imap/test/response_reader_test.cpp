@@ -232,5 +232,20 @@ TEST(ResponseReader, ManySmallResponsesKeepTheBufferSmall) {
   EXPECT_LE(reader.prepare(1).size() + reader.buffered().size(), 65536u);
 }
 
+TEST(ResponseReader, BufferShrinksAfterAHugeResponse) {
+  ResponseReader reader;
+  const std::string big = "* 1 FETCH (BODY[] {10000000}\r\n" + std::string(10000000, 'b') + ")\r\n";
+  reader.feed(big);
+  Response r;
+  ASSERT_EQ(reader.next(r), ReadStatus::response);
+  EXPECT_EQ(r.fetch.items.at(0).string.str.size(), 10000000u);
+  // Once it is consumed (views end at the next prepare anyway), the next read starts small again.
+  auto area = reader.prepare(100);
+  EXPECT_LE(area.size(), 64u * 1024);
+  reader.feed("* 2 EXISTS\r\n");
+  ASSERT_EQ(reader.next(r), ReadStatus::response);
+  EXPECT_EQ(r.number, 2u);
+}
+
 }  // namespace
 }  // namespace pimap::imap

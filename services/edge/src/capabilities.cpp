@@ -37,7 +37,10 @@ std::string post_auth_capabilities(const std::vector<std::string>& store_caps) {
   std::string s = "IMAP4rev1 ";
   s += kEdgeOwn;
   for (const auto& c : store_caps) {
-    if (passthrough_capability(c) && s.find(" " + c) == std::string::npos) s += " " + c;
+    if (!passthrough_capability(c)) continue;
+    // Whole-token comparison: " PREVIEW" is a prefix of " PREVIEW=FUZZY" but not the same capability.
+    const std::string padded = s + " ";
+    if (padded.find(" " + c + " ") == std::string::npos) s += " " + c;
   }
   return s;
 }

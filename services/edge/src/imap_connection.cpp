@@ -2,6 +2,7 @@
 
 #include "capabilities.hpp"
 #include "device_login.hpp"
+#include "event_renderer.hpp"
 #include "sasl_plain.hpp"
 
 #include <pimap/imap/serializer.hpp>
@@ -17,6 +18,10 @@ namespace pimap::edge {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Pushes a connection holds while the device is not in IDLE; beyond this the device is told
+// * RESYNC instead (it would have to read them all anyway, and a state comparison is cheaper).
+constexpr std::size_t kMaxQueuedPushes = 256;
 
 std::string_view state_name(bool idle, int state) {
   if (idle) return "idle";
@@ -76,8 +81,9 @@ ImapConnection::~ImapConnection() {
   if (state_gauge_) state_gauge_->Decrement();
   if (idle_gauge_) idle_gauge_->Decrement();
   if (store_) store_->close();
+  if (attached_ && ctx_->pushes) ctx_->pushes->detach(device_, session_id_, epoch_);
   if (!device_.device_id.empty() && !session_id_.empty() && state_ != State::logout) {
-    ctx_->sessions->detach(device_, session_id_, state_ == State::selected, selected_, 0);
+    ctx_->sessions->detach(device_, session_id_, state_ == State::selected, selected_, acked_seq_);
   }
 }
 
@@ -365,6 +371,15 @@ void ImapConnection::after_login(const imap::Command& cmd, StoreGateway::LoginRe
           return self->finish(cmd, "unavailable", tag + " NO [UNAVAILABLE] Session service unavailable\r\n");
         }
         self->session_id_ = s.session_id;
+        // --- in-band events: attach this connection to the edge stream ---
+        self->epoch_ = s.epoch;
+        self->acked_seq_ = s.last_seq;
+        if (self->ctx_->pushes) {
+          self->attached_ = true;
+          self->ctx_->pushes->attach(self->device_, self->session_id_, s.last_seq, s.epoch,
+                                     std::weak_ptr<PushTarget>(self));
+        }
+        // --- end in-band events ---
         std::string lines;
         if (s.resumed) {
           lines += s.selected ? "* SESSION SELECTED\r\n" : "* SESSION AUTHENTICATED\r\n";
@@ -446,12 +461,27 @@ void ImapConnection::cmd_idle(const imap::Command& cmd) {
     parser_ = std::make_unique<imap::CommandParser>(ctx_->options.limits);
   }
   parser_->expect_idle_done();
-  if (store_) store_->park();
   arm_idle_timer();
+  // --- in-band events: flush what waited once the device's view is known ---
+  view_ready_ = false;
+  const auto generation = ++idle_generation_;
+  auto ready = [weak = weak_from_this(), generation] {
+    auto self = weak.lock();
+    if (!self || !self->in_idle_ || generation != self->idle_generation_) return;
+    self->view_ready_ = true;
+    self->flush_pushes();
+  };
+  if (store_) {
+    store_->park_for_events(std::move(ready));
+  } else {
+    boost::asio::post(conn_->executor(), std::move(ready));
+  }
+  // --- end in-band events ---
 }
 
 void ImapConnection::on_idle_done() {
   in_idle_ = false;
+  view_ready_ = false;
   set_idle_gauge(false);
   const imap::Command cmd = std::move(*pending_cmd_);
   pending_cmd_.reset();
@@ -632,6 +662,67 @@ void ImapConnection::arm_idle_timer() {
     self->close_with_bye("Autologout; idle for too long");
   });
 }
+
+// --- in-band events ---------------------------------------------------------------------------
+
+boost::asio::any_io_executor ImapConnection::push_executor() { return conn_->executor(); }
+
+void ImapConnection::on_push(const v1::SessionPush& push) {
+  if (closing_ || session_id_.empty() || push.session_id() != session_id_) return;
+  if (push.evicted()) {
+    // The connection policy gave the device's session to another connection.
+    attached_ = false;  // the session service already let go of this attachment
+    return close_with_bye("Session taken over by another connection");
+  }
+  if (push_overflow_ || pushes_.size() >= kMaxQueuedPushes) {
+    for (const auto& p : pushes_) {
+      for (const auto& q : p.events()) overflow_seq_ = std::max(overflow_seq_, q.seq());
+    }
+    for (const auto& q : push.events()) overflow_seq_ = std::max(overflow_seq_, q.seq());
+    pushes_.clear();
+    push_overflow_ = true;
+  } else {
+    pushes_.push_back(push);
+  }
+  flush_pushes();
+}
+
+void ImapConnection::flush_pushes() {
+  if (!in_idle_ || !view_ready_ || closing_ || capture_ != nullptr) return;
+  if (pushes_.empty() && !push_overflow_) return;
+  RenderOptions options;
+  if (state_ == State::selected) options.selected = selected_;
+  options.qresync = store_ && store_->enabled("QRESYNC");
+  options.condstore = store_ && store_->enabled("CONDSTORE");
+  std::optional<MailboxView> view;
+  if (store_ && state_ == State::selected) {
+    if (const MailboxView* v = store_->parked_view()) view = *v;
+  }
+  std::string out;
+  std::uint64_t seq = 0;
+  if (push_overflow_) {
+    out += "* RESYNC\r\n";
+    seq = overflow_seq_;
+    push_overflow_ = false;
+  }
+  for (const auto& p : pushes_) {
+    Rendered r = render_push(p, options, view ? &*view : nullptr);
+    out += r.lines;
+    for (const auto& c : r.changes) {
+      if (c.added) store_->view_added(c.uid);
+      else store_->view_removed(c.uid);
+    }
+    for (const auto& q : p.events()) seq = std::max(seq, q.seq());
+  }
+  pushes_.clear();
+  if (!out.empty()) send(out);
+  if (seq > acked_seq_ && !closing_) {
+    acked_seq_ = seq;
+    ctx_->sessions->ack(device_, session_id_, seq);
+  }
+}
+
+// --- end in-band events ------------------------------------------------------------------------
 
 void ImapConnection::close_with_bye(std::string_view text) {
   send("* BYE " + std::string(text) + "\r\n");

@@ -11,6 +11,7 @@
 #include "auth_throttle.hpp"
 #include "deflate_codec.hpp"
 #include "edge_metrics.hpp"
+#include "edge_stream_client.hpp"
 #include "session_gateway.hpp"
 #include "store_gateway.hpp"
 
@@ -22,6 +23,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,18 +46,23 @@ struct FrontContext {
   FrontOptions options;
   StoreGateway* store = nullptr;
   SessionGateway* sessions = nullptr;
+  EdgeStreamClient* pushes = nullptr;  // null: no in-band events (tests)
   AuthThrottle* throttle = nullptr;
   EdgeMetrics* metrics = nullptr;
   const kit::Logger* log = nullptr;
 };
 
-class ImapConnection : public std::enable_shared_from_this<ImapConnection> {
+class ImapConnection : public std::enable_shared_from_this<ImapConnection>, public PushTarget {
  public:
   // `tls_done`: the connection already completed implicit TLS (or will via start_tls before this).
   static void start(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx);
 
   ImapConnection(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx);
-  ~ImapConnection();
+  ~ImapConnection() override;
+
+  // In-band events (profile §4; docs/protocol.md "In-band events").
+  boost::asio::any_io_executor push_executor() override;
+  void on_push(const v1::SessionPush& push) override;
 
  private:
   enum class State { not_authenticated, authenticated, selected, logout };
@@ -94,6 +102,7 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection> {
   void set_idle_gauge(bool idle);
   void close_with_bye(std::string_view text);
   void arm_idle_timer();
+  void flush_pushes();
 
   std::shared_ptr<net::Connection> conn_;
   std::shared_ptr<const FrontContext> ctx_;
@@ -123,6 +132,16 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection> {
   DeviceRef device_;                // device_id empty: plain IMAP session
   std::string session_id_;
   std::string selected_;
+  // In-band events: pushes wait here until the device is in IDLE and its view is known, then are
+  // rendered and acked. Past kMaxQueuedPushes they are dropped for a single * RESYNC.
+  std::uint64_t epoch_ = 0;
+  bool attached_ = false;
+  std::deque<v1::SessionPush> pushes_;
+  bool push_overflow_ = false;
+  std::uint64_t overflow_seq_ = 0;  // highest seq dropped by the overflow
+  std::uint64_t acked_seq_ = 0;
+  bool view_ready_ = false;         // in IDLE and the store session knows the device's view
+  std::uint64_t idle_generation_ = 0;
   prometheus::Gauge* state_gauge_ = nullptr;
   prometheus::Gauge* idle_gauge_ = nullptr;
 };

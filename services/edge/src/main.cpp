@@ -7,6 +7,7 @@
 
 #include "edge_metrics.hpp"
 #include "edge_server.hpp"
+#include "edge_stream_client.hpp"
 #include "session_client.hpp"
 #include "store_pool.hpp"
 
@@ -98,7 +99,11 @@ int main(int argc, char** argv) {
   grpc_opts.target = cfg.host_port("session.grpc").to_string();
   grpc_opts.default_deadline = cfg.duration("session.deadline_seconds");
   grpc_opts.max_attempts = 2;  // a device is waiting: fail over quickly rather than retry long
-  edge::SessionClient sessions(grpc_opts, cfg.has("edge.id") ? cfg.string("edge.id") : default_edge_id(), svc.log());
+  const std::string edge_id = cfg.has("edge.id") ? cfg.string("edge.id") : default_edge_id();
+  edge::SessionClient sessions(grpc_opts, edge_id, svc.log());
+  // One EdgeStream for the whole process; its reconnect timers run on the service's io_context.
+  edge::EdgeStreamClient pushes(grpc_opts, edge_id, svc.io().get_executor(), svc.log());
+  pushes.start();
 
   edge::AuthThrottle throttle;
   edge::FrontContext front;
@@ -110,6 +115,7 @@ int main(int argc, char** argv) {
   front.options.limits.max_nonsync_literal_size = front.options.limits.max_literal_size;
   front.store = &store;
   front.sessions = &sessions;
+  front.pushes = &pushes;
   front.throttle = &throttle;
   front.metrics = &metrics;
   front.log = &svc.log();
@@ -178,5 +184,6 @@ int main(int argc, char** argv) {
   const int rc = svc.run();
   pool.stop();
   pool.join();
+  pushes.stop();
   return rc;
 }

@@ -56,7 +56,11 @@ void SessionClient::open(Exec ex, DeviceRef device, std::string binding, std::st
                                  out.folder = r.folder();
                                  out.resync = r.resync();
                                  out.resync_folder = r.resync_folder();
+                                 // Without pending events the stream starts after the last seq; with
+                                 // some (possibly capped) after the last one handed over here.
+                                 out.last_seq = r.pending().empty() ? r.last_seq() : 0;
                                  for (const auto& e : r.pending()) out.last_seq = std::max(out.last_seq, e.seq());
+                                 out.epoch = r.epoch();
                                } else {
                                  out.error = st.error_message();
                                  log.warn("session open failed", {{"code", static_cast<int>(st.error_code())},
@@ -89,6 +93,18 @@ void SessionClient::close(DeviceRef device, std::string session_id) {
   Impl::fill(call->req.mutable_device(), device);
   impl_->stub->async()->Close(&call->ctx, &call->req, &call->resp, [call, log = impl_->log](grpc::Status st) {
     if (!st.ok()) log.warn("session close failed", {{"error", st.error_message()}});
+  });
+}
+
+void SessionClient::ack(DeviceRef device, std::string session_id, std::uint64_t seq) {
+  auto call = std::make_shared<Impl::Call<v1::AckRequest, v1::Empty>>();
+  impl_->client.prepare(call->ctx);
+  call->req.set_session_id(session_id);
+  Impl::fill(call->req.mutable_device(), device);
+  call->req.set_acked_seq(seq);
+  impl_->stub->async()->Ack(&call->ctx, &call->req, &call->resp, [call, log = impl_->log](grpc::Status st) {
+    // Only costs a replay of already delivered events on the next resume.
+    if (!st.ok()) log.warn("session ack failed", {{"error", st.error_message()}});
   });
 }
 

@@ -28,6 +28,7 @@ class SessionClient final : public SessionGateway {
   void detach(DeviceRef device, std::string session_id, bool selected, std::string folder,
               std::uint64_t acked_seq) override;
   void close(DeviceRef device, std::string session_id) override;
+  void ack(DeviceRef device, std::string session_id, std::uint64_t seq) override;
   void set_preferences(Exec ex, DeviceRef device, std::vector<std::pair<std::string, std::string>> prefs,
                        std::function<void(PrefResult)> done) override;
   void get_preferences(Exec ex, DeviceRef device, std::vector<std::string> names,

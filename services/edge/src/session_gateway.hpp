@@ -5,6 +5,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -27,7 +28,8 @@ struct SessionOpen {
   bool resync = false;
   std::string resync_folder;
   std::vector<std::string> pending_lines;  // queued events already rendered as untagged lines (CRLF)
-  std::uint64_t last_seq = 0;
+  std::uint64_t last_seq = 0;  // attach the EdgeStream after this seq
+  std::uint64_t epoch = 0;     // OpenResponse.epoch: pass back in Attach / Detach
 };
 
 struct PrefResult {
@@ -48,6 +50,8 @@ class SessionGateway {
                       std::uint64_t acked_seq) = 0;
   // LOGOUT: the session ends and its queue is dropped.
   virtual void close(DeviceRef device, std::string session_id) = 0;
+  // Every event up to `seq` reached the device: a resumed session does not replay them.
+  virtual void ack(DeviceRef device, std::string session_id, std::uint64_t seq) = 0;
 
   virtual void set_preferences(Exec ex, DeviceRef device, std::vector<std::pair<std::string, std::string>> prefs,
                                std::function<void(PrefResult)> done) = 0;

@@ -7,6 +7,8 @@
 // Every callback runs on the executor given when the session was created (the device connection's
 // io_context), never inside the call that registered it.
 
+#include "mailbox_view.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 
 #include <cstdint>
@@ -54,6 +56,19 @@ class StoreSession {
   // the store. Call in the order the device was told.
   virtual void view_added(std::uint32_t /*uid*/) {}
   virtual void view_removed(std::uint32_t /*uid*/) {}
+
+  // park() for a device entering IDLE that will be told of changes in band: the session also works
+  // out the device's view of its selected mailbox, and calls `ready` (on the session's executor)
+  // once parked_view() has it, or once it is clear that it cannot be known.
+  virtual void park_for_events(std::function<void()> ready) {
+    park();
+    if (ready) ready();
+  }
+  // While parked: the UIDs of the selected mailbox exactly as the device was told them (including
+  // view_added / view_removed); null when nothing is selected or the view is not known.
+  virtual const MailboxView* parked_view() const { return nullptr; }
+  // The device ENABLEd this extension (upper-case atom: "QRESYNC", "CONDSTORE").
+  virtual bool enabled(std::string_view /*atom*/) const { return false; }
 };
 
 class StoreGateway {

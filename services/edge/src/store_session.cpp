@@ -184,16 +184,68 @@ void PooledStoreSession::close() {
 void PooledStoreSession::view_added(std::uint32_t uid) {
   if (closed_ || !selected_) return;
   if (conn_ && conn_->usable()) deltas_.push_back({true, uid});
-  else if (view_) view_->add(uid);
+  if (view_) view_->add(uid);
   if (device_exists_) ++*device_exists_;
 }
 
 void PooledStoreSession::view_removed(std::uint32_t uid) {
   if (closed_ || !selected_) return;
   if (conn_ && conn_->usable()) deltas_.push_back({false, uid});
-  else if (view_) view_->remove(uid);
+  if (view_) view_->remove(uid);
   if (device_exists_ && *device_exists_ > 0) --*device_exists_;
 }
+
+// --- in-band events (IDLE) -------------------------------------------------------------------
+
+void PooledStoreSession::park_for_events(std::function<void()> ready) {
+  park();
+  auto post_ready = [this, &ready] {
+    if (ready) boost::asio::post(executor_, std::move(ready));
+  };
+  // Known already (connection retired, or captured at an earlier IDLE and kept in step since), or
+  // nothing to know.
+  if (closed_ || !selected_ || view_) return post_ready();
+  // Without a connection that still numbers messages as the device does, or with store output the
+  // device has not seen yet, the view cannot be read off the store.
+  if (busy_ || !queue_.empty() || !conn_ || !conn_->usable() || !held_.empty()) return post_ready();
+  busy_ = true;
+  auto uids = std::make_shared<std::optional<MailboxView>>();
+  conn_->command(
+      search_command(),
+      [weak = weak_from_this(), uids](const imap::Response& u) {
+        if (u.untagged == imap::UntaggedKind::esearch) {
+          *uids = u.esearch.all ? MailboxView::from_set(*u.esearch.all) : MailboxView{};
+        } else if (u.untagged == imap::UntaggedKind::search) {
+          *uids = MailboxView::from_uids(u.search.numbers);
+        } else if (auto self = weak.lock()) {
+          // News the store appends (EXISTS, EXPUNGE, FETCH): not part of what the device was told;
+          // it gets them ahead of its next command, like any output between commands.
+          self->held_bytes_ += u.raw.size();
+          self->held_.emplace_back(u.raw);
+        }
+      },
+      [self = shared_from_this(), uids, ready = std::move(ready)](StoreReply r) {
+        self->busy_ = false;
+        if (!self->closed_ && self->selected_ && r.status == StoreStatus::ok && *uids) {
+          // The connection's view, plus what the edge told the device since that connection last
+          // spoke to it.
+          self->view_ = std::move(**uids);
+          for (const auto& d : self->deltas_) {
+            if (d.added) self->view_->add(d.uid);
+            else self->view_->remove(d.uid);
+          }
+        }
+        if (ready) ready();
+        self->pump();
+      });
+}
+
+const MailboxView* PooledStoreSession::parked_view() const {
+  if (closed_ || !selected_ || !view_) return nullptr;
+  return &*view_;
+}
+
+bool PooledStoreSession::enabled(std::string_view atom) const { return has(enabled_, atom); }
 
 // --- running commands --------------------------------------------------------------------------
 

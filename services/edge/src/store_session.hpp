@@ -16,7 +16,11 @@
 // (EXISTS). The same happens when the edge told the device about changes itself during IDLE
 // (view_added / view_removed): the old connection would report them again, so it is replaced.
 //
-// The session's own commands (restore, reconcile) never show on the device's stream.
+// In-band events: when the device enters IDLE to be told of changes by the edge (park_for_events),
+// the session reads the device's view off the parked connection the same way (hidden UID SEARCH) and
+// keeps it in step with view_added / view_removed, so the edge can number what it tells the device.
+//
+// The session's own commands (restore, reconcile, view capture) never show on the device's stream.
 //
 // Threading: everything runs on the executor given at construction, the device connection's; no
 // locks.
@@ -71,6 +75,9 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   std::vector<std::string> capabilities() const override { return capabilities_; }
   void view_added(std::uint32_t uid) override;
   void view_removed(std::uint32_t uid) override;
+  void park_for_events(std::function<void()> ready) override;
+  const MailboxView* parked_view() const override;
+  bool enabled(std::string_view atom) const override;
 
   // For tests and metrics: a backend connection is open.
   bool connected() const noexcept { return conn_ && conn_->usable(); }
@@ -125,7 +132,8 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   std::vector<std::string> enabled_;  // upper-case; what the device ENABLEd (CONDSTORE also when implied)
   std::optional<Selected> selected_;
   std::optional<std::uint32_t> seen_uidvalidity_;  // from the running SELECT's responses
-  // The device's view of the selected mailbox, valid only while no backend connection backs it.
+  // The device's view of the selected mailbox: while no backend connection backs it, and while
+  // parked_for_events (then kept in step with deltas_).
   std::optional<MailboxView> view_;
   std::optional<std::uint64_t> device_exists_;  // message count the device was last told
   // Changes the edge told the device while a backend connection still backs its view.

@@ -599,3 +599,52 @@ TEST_F(StorePoolIT, StoreGoneWhileParkedAnswersUnavailablePromptly) {
 
 }  // namespace
 }  // namespace pimap::edge
+
+// --- in-band events: the device's view while parked in IDLE ---------------------------------------
+
+namespace pimap::edge {
+namespace {
+
+TEST_F(StorePoolIT, ParkForEventsKnowsTheDeviceViewAndChangesTheEdgeToldAreNotRepeated) {
+  REQUIRE_STACK();
+  auto o = options();
+  o.idle_timeout = 30s;  // the parked connection stays: the view is read off it, not off a retired one
+  auto gw = pool(o);
+  const User& u = stack()->users.at(47);  // user48
+  auto other = direct(u.name);
+  const std::string box = make_mailbox(other, 3);
+  auto r = login(*gw, u.name, u.password);
+  ASSERT_EQ(r.status, StoreStatus::ok) << r.text;
+  auto& s = *r.session;
+  ASSERT_EQ(exec(s, "SELECT " + box + "\r\n").result.status, StoreStatus::ok);
+  EXPECT_EQ(s.parked_view(), nullptr) << "no view while a command could change it";
+
+  bool ready = false;
+  s.park_for_events([&] { ready = true; });
+  ASSERT_TRUE(run_until([&] { return ready; }, 5s));
+  ASSERT_NE(s.parked_view(), nullptr);
+  EXPECT_EQ(*s.parked_view(), MailboxView::from_uids({1, 2, 3}));
+
+  // Another client adds uid 4 and expunges uid 2; the edge tells the device itself, in IDLE.
+  append(other, box, "m4");
+  expunge_uids(other, box, "2");
+  s.view_added(4);
+  s.view_removed(2);
+  EXPECT_EQ(*s.parked_view(), MailboxView::from_uids({1, 3, 4}));
+
+  // The device's next command gets nothing it was already told, and its numbering still holds.
+  DeviceModel device({1, 3, 4});
+  const auto noop = exec(s, "NOOP\r\n");
+  ASSERT_EQ(noop.result.status, StoreStatus::ok) << noop.result.text;
+  EXPECT_EQ(device.apply(noop.untagged), "");
+  EXPECT_TRUE(only(noop.untagged, "EXPUNGE").empty()) << noop.untagged.size();
+  for (const auto& l : only(noop.untagged, "EXISTS")) EXPECT_EQ(l, "* 3 EXISTS\r\n");
+  const auto fetch = exec(s, "FETCH 1:* (UID)\r\n");
+  EXPECT_EQ(device.apply(fetch.untagged), "");
+  EXPECT_EQ(only(fetch.untagged, "FETCH").size(), 3u);
+  EXPECT_EQ(s.parked_view(), nullptr) << "a running command owns the numbering again";
+  s.close();
+}
+
+}  // namespace
+}  // namespace pimap::edge

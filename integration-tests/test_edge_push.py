@@ -1,0 +1,169 @@
+"""In-band events on the TCP binding (profile §4; docs/protocol.md "In-band events").
+
+A P-IMAP device in IDLE on the edge reads its events as ordinary untagged responses: a mail sent
+through the stack's Postfix goes Dovecot -> push_notification -> store-watcher -> Kafka -> notifier ->
+Redis -> session service -> EdgeStream -> edge, and the device reads `* n EXISTS` within 5 s.
+
+Flag changes and expunges made by other clients are not tested end to end: the stack's OX push
+driver reports new mail only (docs/local-cluster.md) and the store-watcher's reconciler does not find
+them yet, so no event exists to deliver. Their rendering (`* n FETCH (UID u FLAGS (...))`,
+`* n EXPUNGE`, `* VANISHED`) is covered by services/edge/test/event_renderer_test.cpp.
+
+Users user46..user49 only. The device id carries a per-run suffix so every run starts a fresh session.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import smtplib
+import socket
+import time
+
+import pytest
+
+import edge_harness as h
+from edge_wire import Wire, stack_edge
+from pimap_stack import host_port
+
+USER = "user46"
+RUN = secrets.token_hex(3)
+EXISTS = re.compile(rb"^\* (\d+) EXISTS\r\n$")
+
+
+@pytest.fixture(autouse=True)
+def edge_up(stack):
+    h.require_edge(stack)
+    for svc in ("session", "store-watcher", "notifier"):
+        if svc not in stack.get("pimap_services", []):
+            pytest.skip(f"the stack did not start pimap-{svc}; in-band events need the whole pipeline")
+
+
+def device_wire(stack) -> Wire:
+    w = Wire(stack_edge(stack, "imaps"), tls=h.tls_context(stack), timeout=15)
+    name = f"{USER}#Ppush1-{RUN}"
+    untagged, done = w.cmd(f'LOGIN "{name}" "{h.user(stack, USER)["password"]}"')
+    assert done.startswith(b"t1 OK"), (untagged, done)
+    assert any(ln.startswith(b"* SESSIONID ") for ln in untagged), untagged
+    return w
+
+
+def select_count(w: Wire) -> int:
+    untagged = w.ok("SELECT INBOX")
+    counts = [int(m.group(1)) for ln in untagged if (m := EXISTS.match(ln))]
+    assert counts, untagged
+    return counts[-1]
+
+
+def send_mail(stack, subject: str) -> None:
+    host, port = host_port(stack["smtp"])
+    rcpt = h.user(stack, USER)["email"]
+    msg = (f"From: sender@example.org\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+           f"Message-ID: <{subject}@example.org>\r\n\r\nin-band push test\r\n").encode()
+    with smtplib.SMTP(host, port, timeout=30) as smtp:
+        assert smtp.sendmail("sender@example.org", [rcpt], msg) == {}
+
+
+def read_until(w: Wire, pattern: re.Pattern, seconds: float) -> tuple[bytes, list[bytes]]:
+    """The first line matching `pattern` within `seconds`, and every line read before it."""
+    deadline = time.monotonic() + seconds
+    seen = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no line matching {pattern.pattern!r} within {seconds} s; read {seen!r}")
+        try:
+            ln = w.line(left)
+        except (socket.timeout, TimeoutError):
+            raise AssertionError(f"no line matching {pattern.pattern!r} within {seconds} s; read {seen!r}")
+        if pattern.match(ln):
+            return ln, seen
+        seen.append(ln)
+
+
+def idle(w: Wire) -> str:
+    tag = w.tag()
+    w.send(f"{tag} IDLE\r\n".encode())
+    assert w.line() == b"+ idling\r\n"
+    return tag
+
+
+def done(w: Wire, tag: str) -> list[bytes]:
+    w.send(b"DONE\r\n")
+    untagged, completion = w.until_tagged(tag)
+    assert completion.startswith(f"{tag} OK".encode()), (untagged, completion)
+    return untagged
+
+
+def test_new_mail_reaches_a_device_in_idle(stack):
+    with device_wire(stack) as w:
+        before = select_count(w)
+        tag = idle(w)
+        time.sleep(0.5)  # the edge works out the device's view as IDLE starts
+        sent = time.monotonic()
+        send_mail(stack, f"push-{RUN}-1")
+        line, earlier = read_until(w, EXISTS, 5.0 + (time.monotonic() - sent))
+        assert line == f"* {before + 1} EXISTS\r\n".encode(), (line, earlier)
+        assert not [ln for ln in earlier if not ln.startswith(b"* ")], earlier
+        # Only the RECENT that belongs to the EXISTS may follow; then DONE ends the IDLE cleanly.
+        rest = done(w, tag)
+        assert all(re.match(rb"^\* \d+ RECENT\r\n$", ln) for ln in rest), rest
+        # The device's numbering and the store's agree after the edge's own EXISTS: no second EXISTS
+        # for the same message on the next command, and the new message is number before + 1.
+        untagged = w.ok("NOOP")
+        assert not [ln for ln in untagged if EXISTS.match(ln) and int(EXISTS.match(ln).group(1)) != before + 1], \
+            untagged
+        fetched = w.ok(f"FETCH {before + 1} (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert any(f"push-{RUN}-1".encode() in ln for ln in fetched), fetched
+        w.ok("LOGOUT")
+
+
+def test_second_mail_in_a_later_idle_counts_on(stack):
+    with device_wire(stack) as w:
+        before = select_count(w)
+        for i in (2, 3):
+            tag = idle(w)
+            time.sleep(0.5)
+            send_mail(stack, f"push-{RUN}-{i}")
+            line, earlier = read_until(w, EXISTS, 5.0)
+            before += 1
+            assert line == f"* {before} EXISTS\r\n".encode(), (line, earlier)
+            done(w, tag)
+        w.ok("LOGOUT")
+
+
+def test_mail_that_arrives_between_commands_is_told_when_idle_starts(stack):
+    """Events wait in the edge while the device is not in IDLE and come right after `+ idling`."""
+    with device_wire(stack) as w:
+        before = select_count(w)
+        send_mail(stack, f"push-{RUN}-queued")
+        time.sleep(3)  # through the pipeline to the edge, which holds it
+        tag = idle(w)
+        line, earlier = read_until(w, EXISTS, 3.0)
+        assert line == f"* {before + 1} EXISTS\r\n".encode(), (line, earlier)
+        done(w, tag)
+        untagged = w.ok("NOOP")
+        assert not [ln for ln in untagged if EXISTS.match(ln) and int(EXISTS.match(ln).group(1)) != before + 1], \
+            untagged
+        w.ok("LOGOUT")
+
+
+def test_new_mail_outside_the_selected_mailbox_is_status(stack):
+    """Not SELECTED: the new mail's folder is reported as * STATUS, with the store's own UNSEEN."""
+    with device_wire(stack) as w:
+        tag = idle(w)
+        time.sleep(0.3)
+        send_mail(stack, f"push-{RUN}-status")
+        status = re.compile(rb'^\* STATUS "INBOX" \((?:MESSAGES \d+ UIDNEXT \d+ )?UNSEEN (\d+)(?: HIGHESTMODSEQ \d+)?\)\r\n$')
+        line, earlier = read_until(w, status, 5.0)
+        assert not earlier, earlier
+        done(w, tag)
+        d = h.direct(stack, USER)
+        try:
+            typ, data = d.status("INBOX", "(UNSEEN)")
+            assert typ == "OK", data
+            unseen = int(re.search(rb"UNSEEN (\d+)", data[0]).group(1))
+        finally:
+            d.logout()
+        assert int(status.match(line).group(1)) == unseen, (line, data)
+        w.ok("LOGOUT")
