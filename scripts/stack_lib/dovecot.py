@@ -47,6 +47,9 @@ ssl_key = <{key}
 {ssl_dh}ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# The edge is a trusted proxy: it forwards each device's address (IMAP ID x-originating-ip), so the
+# failed-login penalty lands on the device, not on the edge that all devices share.
+login_trusted_networks = 127.0.0.0/8
 auth_verbose = yes
 # Keep login names exactly as given (the default lower-cases nothing, but say so explicitly).
 auth_username_format = %u

@@ -328,7 +328,7 @@ void ImapConnection::cmd_login(const imap::Command& cmd, std::string user, std::
   }
   busy_ = true;
   DeviceLogin dl = parse_login_name(user);
-  ctx_->store->login(conn_->executor(), dl.store_user, std::move(password),
+  ctx_->store->login(conn_->executor(), dl.store_user, std::move(password), conn_->peer().address().to_string(),
                      [self = shared_from_this(), cmd, dl](StoreGateway::LoginResult r) mutable {
                        self->after_login(cmd, std::move(r), dl.store_user, dl.device_id);
                      });
@@ -602,6 +602,7 @@ void ImapConnection::proxy(const imap::Command& cmd) {
       forward_form(cmd),
       [self](std::string_view raw) {
         self->send(raw);
+        self->apply_backpressure();
         if (self->xzip_ && self->xzip_->buffer.size() >= 64 * 1024) self->flush_xzip_block();
       },
       [self, cmd, tag](StoreResult r) {
@@ -626,6 +627,23 @@ void ImapConnection::proxy(const imap::Command& cmd) {
         }
         self->finish(cmd, result_of(r.status), tag + " " + r.text + "\r\n");
       });
+}
+
+void ImapConnection::apply_backpressure() {
+  // A device that reads slower than the store answers must not make the edge hold the whole response:
+  // past the high-water mark, stop reading from the store until the device has taken what is queued.
+  constexpr std::size_t kHighWater = 256 * 1024;
+  if (backpressured_ || capture_ || closing_ || !store_ || conn_->queued_output_bytes() < kHighWater) return;
+  backpressured_ = true;
+  store_->pause_output();
+  arm_idle_timer();  // a device that never drains is dropped by the idle timeout, not held forever
+  conn_->async_flush([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->backpressured_ = false;
+    if (ec || !self->store_) return;
+    self->store_->resume_output();
+  });
 }
 
 void ImapConnection::set_state(State s) {
@@ -657,7 +675,8 @@ void ImapConnection::arm_idle_timer() {
   timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
     if (ec || !self || self->closing_) return;
-    if (self->busy_ && !self->in_idle_) return;  // a store command is running; its own timeout applies
+    // A store command is running: its own timeout applies — unless it is stalled on the device.
+    if (self->busy_ && !self->in_idle_ && !self->backpressured_) return;
     self->ctx_->metrics->idle_timeouts.Increment();
     self->close_with_bye("Autologout; idle for too long");
   });

@@ -98,6 +98,7 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
 
   std::string capability_line() const;
   void send(std::string_view bytes);
+  void apply_backpressure();
   void set_state(State s);
   void set_idle_gauge(bool idle);
   void close_with_bye(std::string_view text);
@@ -114,6 +115,7 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   bool reading_ = false;
   bool in_idle_ = false;
   bool closing_ = false;
+  bool backpressured_ = false;  // the store is paused until the device drains its output
   // XZIP (profile §9): the inner command's responses are captured, deflated and sent as * XZIP blocks.
   struct XzipState {
     imap::Command outer;

@@ -52,6 +52,9 @@ void declare(kit::Schema& s) {
   s.string("store.master_password", "Store master user's password").secret();
   s.duration("store.pool_idle_seconds", "Idle backend connections are closed after this").def(30s).range(1s, 3600s);
   s.duration("store.connect_timeout_seconds", "Backend connect + TLS + login bound").def(5s).range(100ms, 120s);
+  s.duration("store.login_timeout_seconds", "Bound of a credential check (stores delay failed logins)")
+      .def(20s)
+      .range(1s, 120s);
   s.duration("store.command_timeout_seconds", "Backend silence bound during a command").def(10s).range(1s, 3600s);
 
   s.integer("limits.max_line", "Longest command line (bytes)").def(64 * 1024).range(std::int64_t{1024}, std::int64_t{16} << 20);
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
   store_opts.idle_timeout = cfg.duration("store.pool_idle_seconds");
   store_opts.connect_timeout = cfg.duration("store.connect_timeout_seconds");
   store_opts.command_timeout = cfg.duration("store.command_timeout_seconds");
+  store_opts.login_timeout = cfg.duration("store.login_timeout_seconds");
   edge::StorePool store(store_opts, svc.metrics(), svc.log());
 
   kit::GrpcClientOptions grpc_opts;

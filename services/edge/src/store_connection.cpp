@@ -165,8 +165,21 @@ void StoreConnection::write_from(std::shared_ptr<std::string> data, std::size_t 
   }
 }
 
+void StoreConnection::pause_reading() {
+  if (paused_) return;
+  paused_ = true;
+  ++timer_generation_;  // the silence that follows is the device's, not the store's
+}
+
+void StoreConnection::resume_reading() {
+  if (!paused_) return;
+  paused_ = false;
+  if (busy() && active_timeout_.count() > 0) arm_timer(active_timeout_);
+  read();
+}
+
 void StoreConnection::read() {
-  if (reading_ || !conn_ || state_ == State::closed) return;
+  if (reading_ || paused_ || !conn_ || state_ == State::closed) return;
   reading_ = true;
   conn_->async_read_some([self = shared_from_this()](boost::system::error_code ec,
                                                      std::span<const char> data) -> std::size_t {

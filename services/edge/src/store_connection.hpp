@@ -46,6 +46,7 @@ struct StoreEndpoint {
   std::string server_name = "localhost";  // the name the store's certificate must carry
   std::shared_ptr<const net::TlsContext> tls;
   std::chrono::milliseconds connect_timeout{5'000};  // resolve + TCP + TLS + greeting
+  std::chrono::milliseconds login_timeout{20'000};   // the credential check (stores delay failures)
   std::chrono::milliseconds command_timeout{5'000};  // silence while a command runs
   // pimap_edge_backend_connections and pimap_edge_backend_commands_total{result} (by StoreStatus);
   // null in tests that do not care.
@@ -88,6 +89,11 @@ class StoreConnection : public std::enable_shared_from_this<StoreConnection> {
   // Untagged responses that arrive while no command runs (the store may send EXPUNGE, EXISTS or BYE
   // at any time).
   void set_unsolicited(OnResponse handler) { unsolicited_ = std::move(handler); }
+  // Flow control toward the device: while paused the store's socket is not read (the store's own
+  // send buffer then fills and it waits), and the silence timeout is suspended, since the silence
+  // is ours. Responses already buffered are still delivered.
+  void pause_reading();
+  void resume_reading();
 
   // Polite end: LOGOUT, then TLS close_notify and FIN. Aborts instead while a command runs.
   void logout();
@@ -124,6 +130,7 @@ class StoreConnection : public std::enable_shared_from_this<StoreConnection> {
   imap::Response response_;
   State state_ = State::idle;
   bool reading_ = false;
+  bool paused_ = false;
   std::uint64_t next_tag_ = 0;
   std::string tag_;      // of the running command (or empty)
   OnResponse on_untagged_;

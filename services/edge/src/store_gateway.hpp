@@ -44,6 +44,11 @@ class StoreSession {
   // be closed after the pool's idle time. The next execute() reopens one and restores the selected
   // mailbox.
   virtual void park() = 0;
+  // Flow control: the device is not reading fast enough; stop reading from the store until resumed,
+  // so a slow device holds at most what is already buffered, not the whole response.
+  virtual void pause_output() {}
+  virtual void resume_output() {}
+
   // The device logged out or went away: close everything now.
   virtual void close() = 0;
 
@@ -81,8 +86,10 @@ class StoreGateway {
   };
   // Verifies the user's credentials against the store. The password is used for that one check and
   // never stored or logged.
+  // `client_ip` is the device's address: the store is told it (IMAP ID x-originating-ip) so that its
+  // own brute-force penalties land on the device, not on the edge that every device shares.
   virtual void login(boost::asio::any_io_executor executor, std::string user, std::string password,
-                     std::function<void(LoginResult)> done) = 0;
+                     std::string client_ip, std::function<void(LoginResult)> done) = 0;
 };
 
 }  // namespace pimap::edge

@@ -15,6 +15,7 @@ StorePool::StorePool(const StorePoolOptions& options, kit::Metrics& metrics, con
   endpoint->tls = std::make_shared<const net::TlsContext>(
       net::TlsContext::client({.ca_file = options.ca_file, .verify_peer = true}));
   endpoint->connect_timeout = options.connect_timeout;
+  endpoint->login_timeout = options.login_timeout;
   endpoint->command_timeout = options.command_timeout;
   endpoint->connections = &metrics.gauge("backend_connections", "Open connections to the message store");
   auto& commands = metrics.counter_family("backend_commands_total", "Commands sent to the message store by result");
@@ -39,8 +40,9 @@ StorePool::StorePool(const StorePoolOptions& options, kit::Metrics& metrics, con
 StorePool::~StorePool() = default;
 
 void StorePool::login(boost::asio::any_io_executor executor, std::string user, std::string password,
-                      std::function<void(LoginResult)> done) {
+                      std::string client_ip, std::function<void(LoginResult)> done) {
   auto session = std::make_shared<PooledStoreSession>(executor, backend_, std::move(user));
+  session->set_client_ip(std::move(client_ip));
   // Start on the session's executor even if called from elsewhere; the session never locks.
   boost::asio::post(executor, [session, password = std::move(password), done = std::move(done)]() mutable {
     session->authenticate(std::move(password), std::move(done));

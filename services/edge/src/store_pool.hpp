@@ -39,6 +39,9 @@ struct StorePoolOptions {
   std::string master_password;
   std::string master_separator = "*";     // Dovecot auth_master_user_separator
   std::chrono::milliseconds connect_timeout{5'000};
+  // A credential check: the store may delay a failed login on purpose (Dovecot: 2 s plus a growing
+  // per-address penalty up to 15 s), so this bound sits above that.
+  std::chrono::milliseconds login_timeout{20'000};
   std::chrono::milliseconds command_timeout{5'000};
   std::chrono::milliseconds idle_timeout{30'000};  // a parked backend connection lives this long
 };
@@ -50,7 +53,7 @@ class StorePool final : public StoreGateway {
   ~StorePool() override;
 
   void login(boost::asio::any_io_executor executor, std::string user, std::string password,
-             std::function<void(LoginResult)> done) override;
+             std::string client_ip, std::function<void(LoginResult)> done) override;
 
  private:
   std::shared_ptr<const StoreBackend> backend_;

@@ -77,8 +77,11 @@ void PooledStoreSession::open_connection(std::string login_user, std::string pas
       std::fill(password.begin(), password.end(), '\0');
       return done(std::move(greeting));
     }
+    const bool literal_plus = has(greeting.capabilities, "LITERAL+");
+    auto send_login = [self, conn, login_user = std::move(login_user), password = std::move(password), first,
+                       done = std::move(done), start, literal_plus]() mutable {
     std::string login = "LOGIN ";
-    imap::Serializer(login, {.literal_plus = has(greeting.capabilities, "LITERAL+")})
+    imap::Serializer(login, {.literal_plus = literal_plus})
         .astring(login_user)
         .sp()
         .astring(password)
@@ -120,7 +123,17 @@ void PooledStoreSession::open_connection(std::string login_user, std::string pas
                 done(std::move(r));
               });
         },
-        self->backend_->endpoint->connect_timeout);
+        first ? self->backend_->endpoint->login_timeout : self->backend_->endpoint->connect_timeout);
+    };
+    if (!first || self->client_ip_.empty()) return send_login();
+    // Tell the store who is really logging in (RFC 2971 ID, Dovecot's x-originating-ip, honoured for
+    // login_trusted_networks), so its failed-login penalties hit the device, not every device behind
+    // this edge. The answer does not matter: a store that ignores ID still checks the password.
+    std::string id = "ID (\"x-originating-ip\" ";
+    imap::Serializer(id).string(self->client_ip_);
+    id += ")\r\n";
+    conn->command(std::move(id), {}, [send_login](StoreReply) mutable { send_login(); },
+                  self->backend_->endpoint->connect_timeout);
   });
 }
 

@@ -68,9 +68,17 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   // Logs in as the user with `password` (used for this command only, never kept). On ok the
   // connection becomes the session's first backend connection and `done` gets the session.
   void authenticate(std::string password, std::function<void(StoreGateway::LoginResult)> done);
+  // The device's address, sent to the store (ID x-originating-ip) before the credential check.
+  void set_client_ip(std::string ip) { client_ip_ = std::move(ip); }
 
   void execute(std::string command, Untagged on_untagged, Done done) override;
   void park() override;
+  void pause_output() override {
+    if (conn_) conn_->pause_reading();
+  }
+  void resume_output() override {
+    if (conn_) conn_->resume_reading();
+  }
   void close() override;
   std::vector<std::string> capabilities() const override { return capabilities_; }
   void view_added(std::uint32_t uid) override;
@@ -121,6 +129,7 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   boost::asio::any_io_executor executor_;
   std::shared_ptr<const StoreBackend> backend_;
   std::string user_;
+  std::string client_ip_;
   std::shared_ptr<StoreConnection> conn_;
   boost::asio::steady_timer idle_timer_;
   std::uint64_t idle_generation_ = 0;

@@ -184,7 +184,7 @@ class StorePoolIT : public ::testing::Test {
   StoreGateway::LoginResult login(StoreGateway& gw, const std::string& user, const std::string& password) {
     StoreGateway::LoginResult out;
     bool done = false;
-    gw.login(io_.get_executor(), user, password, [&](StoreGateway::LoginResult r) {
+    gw.login(io_.get_executor(), user, password, "127.0.0.9", [&](StoreGateway::LoginResult r) {
       out = std::move(r);
       done = true;
     });
