@@ -55,6 +55,8 @@ function(pimap_test name)
 endfunction()
 
 # A GoogleTest binary that talks to the local cluster: each test requires the `pimap_stack` fixture and
+# holds the `pimap_stack_users` lock (tests share the cluster's 50 mailboxes, so they run one at a time
+# while unit tests and fuzz runs go on in parallel), and
 # finds the cluster through PIMAP_STACK_JSON (tests skip, visibly, only when that variable is unset, i.e.
 # when run by hand outside ctest).
 function(pimap_integration_gtest target)
@@ -62,5 +64,6 @@ function(pimap_integration_gtest target)
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS integration TIMEOUT 300
                FIXTURES_REQUIRED pimap_stack
+               RESOURCE_LOCK pimap_stack_users
                ENVIRONMENT "PIMAP_STACK_JSON=${PIMAP_STACK_DIR}/stack.json;PIMAP_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()

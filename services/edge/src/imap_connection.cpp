@@ -691,7 +691,7 @@ void ImapConnection::on_push(const v1::SessionPush& push) {
   if (push.evicted()) {
     // The connection policy gave the device's session to another connection.
     attached_ = false;  // the session service already let go of this attachment
-    return close_with_bye("Session taken over by another connection");
+    return close_with_bye("Connection closed: replaced by a newer connection of this account (per-user connection limit or the same device again)");
   }
   if (push_overflow_ || pushes_.size() >= kMaxQueuedPushes) {
     for (const auto& p : pushes_) {
