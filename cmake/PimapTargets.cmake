@@ -5,7 +5,7 @@
 #   pimap_test(NAME SOURCES ... [DEPS ...])         -> GoogleTest binary registered with ctest (label unit)
 
 set(PIMAP_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-    -Wcast-align -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+    -Wcast-align -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)
 if(PIMAP_WERROR)
   list(APPEND PIMAP_WARNINGS -Werror)
 endif()

@@ -78,8 +78,12 @@ ImapConnection::ImapConnection(std::shared_ptr<net::Connection> conn, std::share
 }
 
 ImapConnection::~ImapConnection() {
-  if (state_gauge_) state_gauge_->Decrement();
-  if (idle_gauge_) idle_gauge_->Decrement();
+  // Exactly one state gauge counts this connection: idle while in IDLE, its IMAP state otherwise.
+  if (idle_gauge_) {
+    idle_gauge_->Decrement();
+  } else if (state_gauge_) {
+    state_gauge_->Decrement();
+  }
   if (store_) store_->close();
   if (attached_ && ctx_->pushes) ctx_->pushes->detach(device_, session_id_, epoch_);
   if (!device_.device_id.empty() && !session_id_.empty() && state_ != State::logout) {
@@ -646,24 +650,29 @@ void ImapConnection::apply_backpressure() {
   });
 }
 
+// pimap_edge_connections{state} partitions the connections: each one is counted once, under "idle"
+// while it is in IDLE and under its IMAP state otherwise, so the states sum to the total.
 void ImapConnection::set_state(State s) {
   if (s == state_) return;
   state_ = s;
-  if (state_gauge_) state_gauge_->Decrement();
+  const bool counted_here = !idle_gauge_;
+  if (state_gauge_ && counted_here) state_gauge_->Decrement();
   state_gauge_ = nullptr;
   if (s != State::logout) {
     state_gauge_ = &ctx_->metrics->connections(ctx_->binding, state_name(false, static_cast<int>(s)));
-    state_gauge_->Increment();
+    if (counted_here) state_gauge_->Increment();
   }
 }
 
 void ImapConnection::set_idle_gauge(bool idle) {
   if (idle && !idle_gauge_) {
+    if (state_gauge_) state_gauge_->Decrement();
     idle_gauge_ = &ctx_->metrics->connections(ctx_->binding, "idle");
     idle_gauge_->Increment();
   } else if (!idle && idle_gauge_) {
     idle_gauge_->Decrement();
     idle_gauge_ = nullptr;
+    if (state_gauge_) state_gauge_->Increment();
   }
 }
 

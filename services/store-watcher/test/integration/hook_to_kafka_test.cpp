@@ -85,7 +85,9 @@ TEST(StoreWatcherIntegration, LmtpDeliveryBecomesStoreEventInKafka) {
   co.brokers = brokers;
   co.group_id = "it-store-watcher-" + std::to_string(::getpid());
   co.topics = {"pimap.events"};
-  co.auto_offset_reset = "latest";
+  // "earliest" with a fresh group, filtered by the unique subject below: "latest" resolves its offset
+  // lazily after the assignment, so a record produced in between would be skipped.
+  co.auto_offset_reset = "earliest";
   bool assigned = false;
   co.on_assigned = [&](const auto&) { assigned = true; };
   auto c = pimap::kafka::Consumer::create(co);
@@ -98,7 +100,7 @@ TEST(StoreWatcherIntegration, LmtpDeliveryBecomesStoreEventInKafka) {
   const std::string subject = "store-watcher it " + std::to_string(::getpid());
   ASSERT_EQ(lmtp_deliver(lmtp, email, subject), "");
 
-  deadline = std::chrono::steady_clock::now() + 15s;
+  deadline = std::chrono::steady_clock::now() + 30s;
   std::optional<pimap::v1::StoreEvent> found;
   while (!found && std::chrono::steady_clock::now() < deadline) {
     auto m = consumer.poll(200ms);
