@@ -36,6 +36,7 @@
 
 #include "pimap/imap/client.hpp"
 #include "pimap/imap/response_body.hpp"
+#include "pimap/testing/local_stack.hpp"
 
 namespace pimap::imap {
 namespace {
@@ -45,66 +46,14 @@ using asio::awaitable;
 using asio::use_awaitable;
 using namespace std::chrono_literals;
 
-struct Endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
+using testing::Endpoint;
+using User = testing::StackUser;
+using testing::random_token;
+using Stack = testing::LocalStack;
 
-struct User {
-  std::string name, password, email;
-};
+const testing::LocalStack* stack() { return testing::local_stack(); }
 
-struct Stack {
-  Endpoint imap, imaps, lmtp;
-  std::string ca_cert, master_user, master_password, separator = "*";
-  std::vector<User> users;
-};
-
-Endpoint parse_endpoint(std::string_view s) {
-  const auto colon = s.rfind(':');
-  return {std::string(s.substr(0, colon)), static_cast<std::uint16_t>(std::stoi(std::string(s.substr(colon + 1))))};
-}
-
-// Loaded once; nullptr when PIMAP_STACK_JSON is unset.
-const Stack* stack() {
-  static const std::unique_ptr<Stack> s = []() -> std::unique_ptr<Stack> {
-    const char* path = std::getenv("PIMAP_STACK_JSON");
-    if (!path || !*path) return nullptr;
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error(std::string("cannot read PIMAP_STACK_JSON file ") + path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    const auto j = boost::json::parse(ss.str()).as_object();
-    auto st = std::make_unique<Stack>();
-    const auto& d = j.at("dovecot").as_object();
-    st->imap = parse_endpoint(d.at("imap").as_string());
-    st->imaps = parse_endpoint(d.at("imaps").as_string());
-    st->lmtp = parse_endpoint(d.at("lmtp").as_string());
-    st->master_user = std::string(d.at("master_user").as_string());
-    st->master_password = std::string(d.at("master_password").as_string());
-    if (const auto* sep = d.if_contains("master_user_separator")) st->separator = std::string(sep->as_string());
-    st->ca_cert = std::string(j.at("ca_cert").as_string());
-    for (const auto& u : j.at("users").as_array()) {
-      const auto& o = u.as_object();
-      st->users.push_back({std::string(o.at("name").as_string()), std::string(o.at("password").as_string()),
-                           std::string(o.at("email").as_string())});
-    }
-    return st;
-  }();
-  return s.get();
-}
-
-#define REQUIRE_STACK()                                                        \
-  do {                                                                         \
-    if (!stack()) GTEST_SKIP() << "PIMAP_STACK_JSON not set (no local cluster)"; \
-  } while (0)
-
-std::string random_token() {
-  static std::mt19937_64 rng(std::random_device{}());
-  std::ostringstream o;
-  o << std::hex << rng();
-  return o.str();
-}
+#define REQUIRE_STACK() PIMAP_REQUIRE_STACK()
 
 // Users: tests pick different ones so IDLE/NOTIFY waits are not disturbed by other tests' mail.
 const User& user(std::size_t i) { return stack()->users.at(i % stack()->users.size()); }

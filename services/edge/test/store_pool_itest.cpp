@@ -12,6 +12,7 @@
 #include "store_session.hpp"
 
 #include <pimap/kit/log.hpp>
+#include <pimap/testing/local_stack.hpp>
 #include <pimap/kit/metrics.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -38,54 +39,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-struct User {
-  std::string name, password;
-};
+using User = pimap::testing::StackUser;
 
-struct Stack {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string master_user, master_password, ca_cert;
-  std::vector<User> users;
-};
+const pimap::testing::LocalStack* stack() { return pimap::testing::local_stack(); }
+std::string token() { return pimap::testing::random_token(); }
 
-const Stack* stack() {
-  static const std::unique_ptr<Stack> s = []() -> std::unique_ptr<Stack> {
-    const char* path = std::getenv("PIMAP_STACK_JSON");
-    if (!path || !*path) return nullptr;
-    std::ifstream f(path);
-    if (!f) throw std::runtime_error(std::string("cannot read PIMAP_STACK_JSON file ") + path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    const auto j = boost::json::parse(ss.str()).as_object();
-    auto st = std::make_unique<Stack>();
-    const auto& d = j.at("dovecot").as_object();
-    const std::string imaps(d.at("imaps").as_string());
-    st->host = imaps.substr(0, imaps.rfind(':'));
-    st->port = static_cast<std::uint16_t>(std::stoi(imaps.substr(imaps.rfind(':') + 1)));
-    st->master_user = std::string(d.at("master_user").as_string());
-    st->master_password = std::string(d.at("master_password").as_string());
-    st->ca_cert = std::string(j.at("ca_cert").as_string());
-    for (const auto& u : j.at("users").as_array()) {
-      const auto& o = u.as_object();
-      st->users.push_back({std::string(o.at("name").as_string()), std::string(o.at("password").as_string())});
-    }
-    return st;
-  }();
-  return s.get();
-}
-
-#define REQUIRE_STACK()                                                                    \
-  do {                                                                                     \
-    if (!stack()) GTEST_SKIP() << "PIMAP_STACK_JSON not set (start one: scripts/stack up)"; \
-  } while (0)
-
-std::string token() {
-  static std::mt19937_64 rng(std::random_device{}());
-  std::ostringstream o;
-  o << std::hex << rng();
-  return o.str();
-}
+#define REQUIRE_STACK() PIMAP_REQUIRE_STACK()
 
 struct Exec {
   bool done = false;
@@ -147,8 +106,8 @@ class StorePoolIT : public ::testing::Test {
 
   StorePoolOptions options() const {
     StorePoolOptions o;
-    o.host = stack()->host;
-    o.port = stack()->port;
+    o.host = stack()->imaps.host;
+    o.port = stack()->imaps.port;
     o.server_name = "localhost";
     o.ca_file = stack()->ca_cert;
     o.master_user = stack()->master_user;
@@ -207,8 +166,8 @@ class StorePoolIT : public ::testing::Test {
   // A second, direct connection to the store as `user*master`: the "other client" changing the mailbox.
   std::shared_ptr<StoreConnection> direct(const std::string& user) {
     auto ep = std::make_shared<StoreEndpoint>();
-    ep->host = stack()->host;
-    ep->port = stack()->port;
+    ep->host = stack()->imaps.host;
+    ep->port = stack()->imaps.port;
     ep->tls = std::make_shared<const net::TlsContext>(net::TlsContext::client({.ca_file = stack()->ca_cert}));
     auto c = StoreConnection::create(io_.get_executor(), ep);
     StoreReply r;
