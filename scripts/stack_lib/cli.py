@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -194,6 +195,12 @@ def _addresses(stack: dict, prefix: str = ""):
             yield name, value
 
 
+def default_dir(repo: Path) -> Path:
+    """Under /tmp rather than in the checkout: Dovecot's per-user mail uids and its auth worker must
+    traverse every parent folder, and checkouts often sit below private (0700) homes."""
+    return Path("/tmp") / f"pimap-stack-{hashlib.sha1(str(repo).encode()).hexdigest()[:8]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parents[2]
     ap = argparse.ArgumentParser(prog="stack", description="Local pimap cluster on 127.0.0.1 "
@@ -203,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                        ("down", "stop everything a stack started"),
                        ("status", "show which recorded processes and ports are alive")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--dir", type=Path, default=repo / ".stack",
-                       help="stack directory (default: <repo>/.stack)")
+        p.add_argument("--dir", type=Path, default=default_dir(repo),
+                       help="stack directory (default: /tmp/pimap-stack-<hash of the repo path>)")
         if name == "up":
             p.add_argument("--build-dir", type=Path,
                            default=Path(os.environ.get("PIMAP_BUILD_DIR", repo / "build" / "debug")),

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -46,7 +47,13 @@ struct Fields {
         fail(key, "not a non-negative integer");
         return std::nullopt;
       }
-      n = std::stoull(std::string(s));
+      // from_chars reports overflow instead of throwing (a 20-digit string can exceed 2^64; found by
+      // fuzz/hook_payload_fuzz, where std::stoull's out_of_range escaped and took the intake down).
+      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+      if (ec != std::errc() || end != s.data() + s.size()) {
+        fail(key, "out of range");
+        return std::nullopt;
+      }
     } else {
       fail(key, "not a non-negative integer");
       return std::nullopt;

@@ -130,3 +130,14 @@ TEST(LuaPayload, RejectsWrongVersionAndBadEvents) {
 
 }  // namespace
 }  // namespace pimap::store_watcher
+
+// Found by fuzz/hook_payload_fuzz: a numeric string above 2^64 made std::stoull throw out of the
+// parser (and out of the intake's request handler). It must be a rejected payload like any other.
+TEST(OxPayload, NumberStringAboveUint64IsRejectedNotThrown) {
+  const auto r = pimap::store_watcher::parse_ox_payload(
+      R"({"user":"alice","event":"messageNew","folder":"INBOX","imap-uidvalidity":1,"imap-uid":2,)"
+      R"("unseen":"90000000000064412588"})",
+      1);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("unseen"), std::string::npos) << r.error;
+}
