@@ -164,12 +164,13 @@ class EdgeProcess:
         assert exe.is_file(), f"no pimap-edge binary at {exe}"
         conf = Path(stack["dir"]) / "edge.yaml"
         assert conf.is_file(), f"the stack wrote no {conf}"
-        self.imaps_port, self.imap_port, self.admin_port = free_ports(3)
+        self.imaps_port, self.imap_port, self.admin_port, self.https_port = free_ports(4)
         self.log_path = log_dir / f"edge-second-{self.imaps_port}.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [str(exe), "--config", str(conf), f"--imaps.listen=127.0.0.1:{self.imaps_port}",
              f"--imap.listen=127.0.0.1:{self.imap_port}", f"--admin.listen=127.0.0.1:{self.admin_port}",
+             f"--https.listen=127.0.0.1:{self.https_port}",
              *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 30

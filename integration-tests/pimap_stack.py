@@ -124,3 +124,19 @@ def wait_for(predicate, timeout: float, interval: float = 0.1):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def stack_component(stack: dict, action: str, component: str, signal: str = "TERM",
+                    timeout: float = 180) -> float:
+    """`scripts/stack stop|start|restart <component>` on a running stack (fault tests); seconds taken.
+
+    stop/restart take `signal`: KILL for a kill -9, TERM for a clean stop (Redis flushes its AOF).
+    start reruns the recorded command and returns once the component is ready again."""
+    t0 = time.monotonic()
+    args = [action, "--dir", stack["dir"], component]
+    if action != "start":
+        args += ["--signal", signal]
+    r = run_stack(*args, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"stack {action} {component} failed (rc {r.returncode}):\n{r.stderr}")
+    return time.monotonic() - t0

@@ -4,10 +4,9 @@ A P-IMAP device in IDLE on the edge reads its events as ordinary untagged respon
 through the stack's Postfix goes Dovecot -> push_notification -> store-watcher -> Kafka -> notifier ->
 Redis -> session service -> EdgeStream -> edge, and the device reads `* n EXISTS` within 5 s.
 
-Flag changes and expunges made by other clients are not tested end to end: the stack's OX push
-driver reports new mail only (docs/local-cluster.md) and the store-watcher's reconciler does not find
-them yet, so no event exists to deliver. Their rendering (`* n FETCH (UID u FLAGS (...))`,
-`* n EXPUNGE`, `* VANISHED`) is covered by services/edge/test/event_renderer_test.cpp.
+With the stack's Lua push driver every kind of change flows: PIMAP_INBAND_NEW_FORMAT's unsolicited
+FETCH after the EXISTS, `* STATUS` for a folder other than the selected one, and flag changes and
+expunges made by another client (`* n FETCH (UID u FLAGS (...))`, `* n EXPUNGE`).
 
 Users user46..user49 only. The device id carries a per-run suffix so every run starts a fresh session.
 """
@@ -166,4 +165,107 @@ def test_new_mail_outside_the_selected_mailbox_is_status(stack):
         finally:
             d.logout()
         assert int(status.match(line).group(1)) == unseen, (line, data)
+        w.ok("LOGOUT")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every event kind (profile §4), user47: PIMAP_INBAND_NEW_FORMAT, STATUS of another folder, flag changes
+# and expunges made by another client.
+
+USER47 = "user47"
+FETCH_LINE = re.compile(rb"^\* (\d+) FETCH \((.*)\)\r\n$")
+
+
+def wire47(stack, dev: str) -> Wire:
+    w = Wire(stack_edge(stack, "imaps"), tls=h.tls_context(stack), timeout=15)
+    untagged, done = w.cmd(f'LOGIN "{USER47}#{dev}" "{h.user(stack, USER47)["password"]}"')
+    assert done.startswith(b"t1 OK"), (untagged, done)
+    return w
+
+
+def deliver47(stack, subject: str) -> None:
+    host, port = host_port(stack["smtp"])
+    rcpt = h.user(stack, USER47)["email"]
+    msg = (f"From: sender@example.org\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+           f"Message-ID: <{subject}@example.org>\r\n\r\nevent kinds test\r\n").encode()
+    with smtplib.SMTP(host, port, timeout=30) as smtp:
+        assert smtp.sendmail("sender@example.org", [rcpt], msg) == {}
+
+
+def store_uid_of(stack, subject: str) -> int:
+    d = h.direct(stack, USER47)
+    try:
+        d.select("INBOX", readonly=True)
+        typ, data = d.uid("SEARCH", None, "HEADER", "Subject", subject)
+        assert typ == "OK" and data[0], (typ, data)
+        return int(data[0].split()[-1])
+    finally:
+        d.logout()
+
+
+def test_new_mail_with_new_format_is_exists_then_the_fetch_from_the_next_session_on(stack):
+    dev = f"Pnewfmt-{RUN}"
+    with wire47(stack, dev) as w:
+        w.ok("XSETPIMAPPREF PIMAP_INBAND_NEW_FORMAT (UID FLAGS RFC822.SIZE ENVELOPE)")
+        w.ok("LOGOUT")
+    with wire47(stack, dev) as w:  # a new session: the edge reads the preference with it
+        before = select_count(w)
+        tag = idle(w)
+        time.sleep(0.5)
+        subject = f"newfmt-{RUN}"
+        deliver47(stack, subject)
+        line, _ = read_until(w, EXISTS, 10.0)
+        assert line == f"* {before + 1} EXISTS\r\n".encode(), line
+        assert w.line(5) == b"* 1 RECENT\r\n"
+        fetch = w.line(5)  # right after the EXISTS (and its RECENT)
+        m = FETCH_LINE.match(fetch)
+        assert m and int(m.group(1)) == before + 1, fetch
+        uid = store_uid_of(stack, subject)
+        assert re.search(rb"\bUID %d\b" % uid, m.group(2)), (fetch, uid)
+        assert b"RFC822.SIZE " in m.group(2) and b"FLAGS (" in m.group(2), fetch
+        assert subject.encode() in m.group(2), fetch  # in the ENVELOPE
+        done(w, tag)
+        w.ok("LOGOUT")
+
+
+def test_new_mail_in_another_folder_than_the_selected_one_is_status(stack):
+    with h.direct(stack, USER47) as d:
+        d.create("Archive")
+        d.logout()
+    with wire47(stack, f"Pstatus-{RUN}") as w:
+        w.ok("SELECT Archive")
+        tag = idle(w)
+        time.sleep(0.5)
+        deliver47(stack, f"status-{RUN}")
+        status = re.compile(rb'^\* STATUS "INBOX" \(.*UNSEEN (\d+).*\)\r\n$')
+        line, earlier = read_until(w, status, 10.0)
+        assert not [ln for ln in earlier if EXISTS.match(ln)], earlier  # nothing for the selected Archive
+        done(w, tag)
+        w.ok("LOGOUT")
+
+
+def test_flag_change_and_expunge_by_another_client_reach_the_device_in_idle(stack):
+    with wire47(stack, f"Pflags-{RUN}") as w:
+        w.ok("SELECT INBOX")
+        listed = w.ok("FETCH 1:* (UID)")
+        uids = [int(re.search(rb"UID (\d+)", ln).group(1)) for ln in listed if FETCH_LINE.match(ln)]
+        assert len(uids) >= 2, listed  # the mails of the tests above
+        tag = idle(w)
+        time.sleep(0.5)
+        with h.direct(stack, USER47) as d:
+            d.select("INBOX")
+            d.uid("STORE", str(uids[0]), "+FLAGS", "(\\Flagged)")
+            flag_line = re.compile(rb"^\* 1 FETCH \(UID %d FLAGS \(([^)]*)\)\)\r\n$" % uids[0])
+            line, _ = read_until(w, flag_line, 10.0)
+            assert b"\\Flagged" in flag_line.match(line).group(1), line
+            n = len(uids)
+            d.uid("STORE", str(uids[-1]), "+FLAGS.SILENT", "(\\Deleted)")
+            d.expunge()
+            d.logout()
+        line, _ = read_until(w, re.compile(rb"^\* \d+ EXPUNGE\r\n$"), 10.0)
+        assert line == f"* {n} EXPUNGE\r\n".encode(), line
+        done(w, tag)
+        # The device's numbering and the store's agree: the next command reports nothing again.
+        untagged = w.ok("NOOP")
+        assert not [ln for ln in untagged if re.match(rb"^\* \d+ (EXISTS|EXPUNGE)", ln)], untagged
         w.ok("LOGOUT")

@@ -154,9 +154,14 @@ def test_dovecot_push_notification_reaches_the_store_watcher_intake(stack):
         server.server_close()
     assert got, f"no push for '{subject}' at the intake; received {_PushIntake.received}"
     method, path, body = got[0]
-    assert (method, path) == ("PUT", "/dovecot/push")
     event = json.loads(body)
-    assert event["user"] == u["name"] and event["event"] == "messageNew" and event["folder"] == "INBOX"
+    if stack["dovecot"].get("push_driver", "ox") == "lua":  # services/store-watcher/dovecot/pimap-push.lua
+        assert (method, path) == ("POST", "/dovecot/lua")
+        (new,) = [e for e in event["events"] if e["type"] == "MessageNew"]
+        assert event["user"] == u["name"] and new["mailbox"] == "INBOX" and new["subject"] == subject
+    else:
+        assert (method, path) == ("PUT", "/dovecot/push")
+        assert event["user"] == u["name"] and event["event"] == "messageNew" and event["folder"] == "INBOX"
 
 
 def _kcat(stack: dict, *args: str, data: bytes | None = None) -> bytes:

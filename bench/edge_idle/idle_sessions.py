@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Opens COUNT implicit-TLS IMAP connections from SRC_IP to HOST:PORT, logs each one in, SELECTs
 INBOX and enters IDLE (waits for the continuation), then holds them for HOLD seconds (the driver
-normally kills it earlier, by PID). Prints "IDLING <ok> <failed>" once all attempts have finished,
-then one "FAIL <reason>" line per distinct failure reason. Standard library only; one process per
-source address (see run.py).
+normally kills it earlier, by PID). Prints "IDLING <ok> <failed> <seconds> <busy retries>" once all
+attempts have finished, then one "FAIL <reason>" line per distinct failure reason. A LOGIN answered
+`NO [UNAVAILABLE] Server busy, try again` (the edge's login gate) is retried up to 5 times with a
+growing, jittered pause, as a device would. Standard library only; one process per source address
+(see run.py).
 
     idle_sessions.py HOST PORT COUNT SRC_IP HOLD_SECS RATE TAG FIRST USERS_JSON
         [--plain-users] [--ca CA_PEM]
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import collections
 import json
+import random
 import resource
 import ssl
 import time
@@ -28,6 +31,9 @@ asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
 
 IN_FLIGHT = 64
 STEP_TIMEOUT = 60
+BUSY = "Server busy, try again"
+BUSY_RETRIES = 5
+BUSY_BACKOFF = 1.0  # seconds, times the attempt number, jittered
 
 
 class Failed(Exception):
@@ -47,14 +53,26 @@ async def command(r, w, tag, line):
             return got
 
 
-async def session(host, port, ctx, src, user, password):
+async def login(r, w, user, password, stats):
+    """LOGIN, retried like a device would when the edge says it is busy (its login gate is full)."""
+    for attempt in range(BUSY_RETRIES + 1):
+        try:
+            return await command(r, w, f"a{attempt}", f'LOGIN "{user}" "{password}"')
+        except Failed as e:
+            if BUSY not in str(e) or attempt == BUSY_RETRIES:
+                raise
+            stats["busy_retries"] += 1
+            await asyncio.sleep(BUSY_BACKOFF * (attempt + 1) * (0.5 + random.random()))
+
+
+async def session(host, port, ctx, src, user, password, stats):
     r, w = await asyncio.wait_for(
         asyncio.open_connection(host, port, ssl=ctx, local_addr=(src, 0)), STEP_TIMEOUT)
     try:
         greeting = await asyncio.wait_for(r.readline(), STEP_TIMEOUT)
         if not greeting.startswith(b"* OK"):
             raise Failed(f"greeting: {greeting[:80]!r}")
-        await command(r, w, "a", f'LOGIN "{user}" "{password}"')
+        await login(r, w, user, password, stats)
         await command(r, w, "b", "SELECT INBOX")
         w.write(b"c IDLE\r\n")
         while True:
@@ -81,6 +99,7 @@ async def main(a):
         ctx.verify_mode = ssl.CERT_NONE
     in_flight = asyncio.Semaphore(IN_FLIGHT)
     conns, reasons = [], collections.Counter()
+    stats = collections.Counter()
     interval = 1.0 / a.rate
     t0 = time.monotonic()
 
@@ -94,14 +113,15 @@ async def main(a):
         name = u["name"] if a.plain_users else f"{u['name']}#P{a.tag}-{idx}"
         async with in_flight:
             try:
-                conns.append(await session(a.host, a.port, ctx, a.src, name, u["password"]))
+                conns.append(await session(a.host, a.port, ctx, a.src, name, u["password"], stats))
             except Failed as e:
                 reasons[str(e)] += 1
             except Exception as e:  # noqa: BLE001 - counted, reported, never fatal
                 reasons[type(e).__name__] += 1
 
     await asyncio.gather(*(one(i) for i in range(a.count)))
-    print(f"IDLING {len(conns)} {sum(reasons.values())} {time.monotonic() - t0:.1f}", flush=True)
+    print(f"IDLING {len(conns)} {sum(reasons.values())} {time.monotonic() - t0:.1f} "
+          f"{stats['busy_retries']}", flush=True)
     for reason, n in reasons.most_common(10):
         print(f"FAIL {n} {reason}", flush=True)
     print("END", flush=True)

@@ -14,6 +14,7 @@ seconds. Every process started here is killed by PID and the stack is torn down.
 
     run.py --build-dir build/edgebench [--stack-dir /tmp/edgebench-stack] [--counts 1000,5000]
            [--procs 4] [--rate 150] [--idle 30] [--dovecot 150] [--json out.json]
+           [--max-concurrent-logins 32] [--max-queued-logins 512]
 """
 import argparse
 import json
@@ -167,7 +168,7 @@ def clients(host, port, total, procs, hold, rate, tag, users_json, first_src=2, 
 
 
 def wait_idling(procs, timeout):
-    ok = failed = 0
+    ok = failed = retries = 0
     reasons = []
     deadline = time.time() + timeout
     for p in procs:
@@ -178,10 +179,12 @@ def wait_idling(procs, timeout):
             parts = line.split(maxsplit=2)
             if parts[0] == "IDLING":
                 ok += int(parts[1])
-                failed += int(parts[2].split()[0])
+                rest = parts[2].split()
+                failed += int(rest[0])
+                retries += int(rest[2]) if len(rest) > 2 else 0
             elif parts[0] == "FAIL":
                 reasons.append(f"{p.args[5]}: {parts[1]}x {parts[2].strip()}")
-    return ok, failed, reasons
+    return ok, failed, reasons, retries
 
 
 def kill_all(procs):
@@ -193,11 +196,14 @@ def kill_all(procs):
 
 
 def measure_edge(a, stack, d, users_json, session_grpc, n, run_no):
-    imaps, imap, admin = free_port(), free_port(), free_port()
+    imaps, imap, admin, https = free_port(), free_port(), free_port(), free_port()
     edge = Service(a.build_dir / "services/edge/pimap-edge", d / "edge.yaml",
                    [f"--imaps.listen=127.0.0.1:{imaps}", f"--imap.listen=127.0.0.1:{imap}",
-                    f"--admin.listen=127.0.0.1:{admin}", f"--store.pool_idle_seconds={POOL_IDLE_S}",
-                    f"--session.grpc={session_grpc}", "--log.level=warn"],
+                    f"--admin.listen=127.0.0.1:{admin}", f"--https.listen=127.0.0.1:{https}",
+                    f"--store.pool_idle_seconds={POOL_IDLE_S}",
+                    f"--session.grpc={session_grpc}", "--log.level=warn",
+                    f"--store.max_concurrent_logins={a.max_concurrent_logins}",
+                    f"--store.max_queued_logins={a.max_queued_logins}"],
                    d / f"edge-{n}.log", f"127.0.0.1:{admin}")
     pid = edge.proc.pid
     dovecot_imaps = int(stack["dovecot"]["imaps"].rsplit(":", 1)[1])
@@ -218,11 +224,16 @@ def measure_edge(a, stack, d, users_json, session_grpc, n, run_no):
         t0 = time.time()
         started = clients("127.0.0.1", imaps, n, a.procs, a.idle + 900, a.rate, f"r{run_no}",
                           users_json)
-        ok, failed, reasons = wait_idling(started, n / a.rate + 300)
+        # Logins may run well below --rate when the store is the bottleneck (the edge's login gate
+        # then queues and refuses them, and the clients retry): wait for every client to report.
+        ok, failed, reasons, retries = wait_idling(started, 4 * n / a.rate + 300)
         setup = time.time() - t0
         time.sleep(POOL_IDLE_S + 3)  # every parked backend connection has expired
         _, text = http_get(edge.admin, "/metrics")
         backend = metric(text, "pimap_edge_backend_connections")
+        logins = {r: metric(text, "pimap_edge_logins_total", {"result": r}) for r in ("ok", "failed", "unavailable")}
+        refused = {r: metric(text, "pimap_edge_login_checks_refused_total", {"reason": r})
+                   for r in ("queue_full", "timed_out")}
         edge_conns = {st: metric(text, "pimap_edge_connections", {"binding": "imaps", "state": st})
                       for st in ("idle", "selected", "authenticated", "not_authenticated")}
         ss_edge = established_to(dovecot_imaps, pid)
@@ -240,11 +251,15 @@ def measure_edge(a, stack, d, users_json, session_grpc, n, run_no):
         edge.stop()
     return {
         "server": "pimap-edge", "n": n, "idling": ok, "failed": failed, "fail_reasons": reasons,
+        "busy_retries": retries, "edge_logins": logins, "edge_login_checks_refused": refused,
+        "gate": {"max_concurrent_logins": a.max_concurrent_logins, "max_queued_logins": a.max_queued_logins},
         "setup_s": round(setup, 1), "edge_alive": alive,
         "rss_before_kib": before[0], "pss_before_kib": before[1],
         "rss_after_kib": after[0], "pss_after_kib": after[1],
         "rss_after_idle_kib": after_idle[0], "pss_after_idle_kib": after_idle[1],
         "rss_per_session_kib": round((after[0] - before[0]) / max(ok, 1), 2),
+        # Cross-check against the edge's own count of sessions in IDLE.
+        "rss_per_idle_session_by_metric_kib": round((after[0] - before[0]) / max(edge_conns["idle"] or 0, 1), 2),
         "pss_per_session_kib": round((after[1] - before[1]) / max(ok, 1), 2),
         "cpu_idle_s": round(cpu1 - cpu0, 3), "idle_s": a.idle,
         "backend_connections_metric": backend, "edge_connections_metric": edge_conns,
@@ -280,7 +295,7 @@ def measure_dovecot(a, stack, users_json, n):
     started = clients(host, int(port), n, 1, a.idle + 900, min(a.rate, 50), "d", users_json,
                       first_src=240, plain=True, ca=stack["ca_cert"])
     try:
-        ok, failed, reasons = wait_idling(started, n / min(a.rate, 50) + 120)
+        ok, failed, reasons, _ = wait_idling(started, n / min(a.rate, 50) + 120)
         time.sleep(3)
         now = descendants(master)
         after = memory_kib(now)
@@ -310,6 +325,8 @@ def main():
     ap.add_argument("--rate", type=float, default=150, help="logins per second, all clients")
     ap.add_argument("--idle", type=float, default=30)
     ap.add_argument("--dovecot", type=int, default=150, help="direct Dovecot sessions (0: skip)")
+    ap.add_argument("--max-concurrent-logins", type=int, default=32, help="edge store.max_concurrent_logins")
+    ap.add_argument("--max-queued-logins", type=int, default=512, help="edge store.max_queued_logins")
     ap.add_argument("--json")
     a = ap.parse_args()
     a.build_dir = a.build_dir.resolve()
@@ -346,13 +363,13 @@ def main():
     if a.json:
         json.dump(results, open(a.json, "w"), indent=1)
     print()
-    print("| N | idling | failed | RSS Δ KiB/session | PSS Δ KiB/session | RSS after (MiB) | "
+    print("| N | idling | failed | busy retries | RSS Δ KiB/session | PSS Δ KiB/session | RSS after (MiB) | "
           "CPU over idle | backend conns (metric / ss) | Dovecot imap procs before → after |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if r["server"] != "pimap-edge":
             continue
-        print(f"| {r['n']:,} | {r['idling']:,} | {r['failed']} | {r['rss_per_session_kib']} | "
+        print(f"| {r['n']:,} | {r['idling']:,} | {r['failed']} | {r['busy_retries']} | {r['rss_per_session_kib']} | "
               f"{r['pss_per_session_kib']} | {r['rss_after_kib'] / 1024:.1f} | "
               f"{r['cpu_idle_s']} s / {r['idle_s']:.0f} s | {r['backend_connections_metric']} / "
               f"{r['edge_to_dovecot_established']} | {r['dovecot_imap_procs_before']} → "

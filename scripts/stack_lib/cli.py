@@ -22,6 +22,7 @@ from .ports import PortReservation
 from .postfix import Postfix
 from .procs import Registry
 from .redis_server import Redis
+from .restart import READY, SIGNALS, command as restart_command
 from .tls import make_certificates
 
 STACK_FILE = "stack.json"
@@ -208,7 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name, text in (("up", "start a stack, print its description (JSON) on stdout"),
                        ("down", "stop everything a stack started"),
-                       ("status", "show which recorded processes and ports are alive")):
+                       ("status", "show which recorded processes and ports are alive"),
+                       ("stop", "stop one component of a running stack (fault tests)"),
+                       ("start", "start a stopped component again with its recorded command"),
+                       ("restart", "stop, then start one component")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--dir", type=Path, default=default_dir(repo),
                        help="stack directory (default: /tmp/pimap-stack-<hash of the repo path>)")
@@ -218,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
                            help="where pimap service binaries are looked for "
                                 "(default: $PIMAP_BUILD_DIR or <repo>/build/debug)")
             p.add_argument("--replace", action="store_true", help="tear down a stack already running in DIR")
+        if name in ("stop", "start", "restart"):
+            p.add_argument("component", choices=list(READY))
+        if name in ("stop", "restart"):
+            p.add_argument("--signal", choices=list(SIGNALS), default="TERM",
+                           help="KILL: kill -9 (the whole process session); TERM (default): clean stop")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         say("needs root (network namespace for Kannel, per-user mail uids for Dovecot)")
@@ -229,4 +238,6 @@ def main(argv: list[str] | None = None) -> int:
         return up(directory, args.build_dir.resolve(), args.replace)
     if args.cmd == "down":
         return down(directory)
+    if args.cmd in ("stop", "start", "restart"):
+        return restart_command(directory, args.cmd, args.component, getattr(args, "signal", "TERM"))
     return status(directory)

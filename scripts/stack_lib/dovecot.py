@@ -22,6 +22,11 @@ DOMAIN = "example.test"
 USER_COUNT = 50
 MAIL_UID_BASE = 20000
 MASTER_USER = "pimap-master"
+# Which push_notification driver the stack renders: "lua" (every kind of change, the default) or "ox"
+# (new mail only; Dovecot's built-in driver) or "none" (no push_notification at all: the store-watcher
+# then runs watch.mode notify, one IMAP NOTIFY connection per watched user). PIMAP_STACK_PUSH_DRIVER overrides.
+PUSH_DRIVERS = ("lua", "ox", "none")
+LUA_SCRIPT = Path(__file__).resolve().parents[2] / "services" / "store-watcher" / "dovecot" / "pimap-push.lua"
 # Server-side METADATA key that switches the OX push driver on for a user.
 OX_METADATA_KEY = "/private/vendor/vendor.dovecot/http-notify"
 MAX_BASE_DIR = 80  # unix socket paths are limited to 108 bytes; Dovecot's longest name is ~25
@@ -79,7 +84,7 @@ mailbox_list_index = yes
 mail_attribute_dict = file:%h/dovecot-attributes
 imap_metadata = yes
 mail_max_userip_connections = 1000
-mail_plugins = $mail_plugins zlib notify push_notification
+mail_plugins = $mail_plugins zlib notify push_notification {push_plugins}
 
 namespace inbox {{
   inbox = yes
@@ -110,9 +115,10 @@ protocol lmtp {{
 }}
 
 plugin {{
-  # Store changes -> store-watcher intake. Dovecot sends HTTP PUT with a JSON body, synchronously
-  # inside the LMTP transaction; a refused connection is logged and delivery goes on.
-  push_notification_driver = ox:url={push_url} timeout_msecs=2000 max_retries=0
+  # Store changes -> store-watcher intake, synchronously at the end of each mail transaction (LMTP
+  # delivery, IMAP STORE/EXPUNGE/APPEND/CREATE/RENAME/DELETE); a refused connection is logged and the
+  # change goes on (the store-watcher's reconcile finds it later).
+{push_driver}
 }}
 
 service imap-login {{
@@ -150,7 +156,11 @@ class Dovecot:
         self.conf = self.d / "dovecot.conf"
         self.users = test_users()
         self.master_password = secrets.token_hex(12)
-        self.push_url = f"http://{ctx.addr('store_watcher.intake')}/dovecot/push"
+        self.driver = os.environ.get("PIMAP_STACK_PUSH_DRIVER", "lua")
+        if self.driver not in PUSH_DRIVERS:
+            raise StackError(self.name, f"PIMAP_STACK_PUSH_DRIVER={self.driver!r}: expected one of {PUSH_DRIVERS}")
+        path = "/dovecot/lua" if self.driver == "lua" else "/dovecot/push"
+        self.push_url = f"http://{ctx.addr('store_watcher.intake')}{path}"
 
     def prepare(self) -> None:
         ctx = self.ctx
@@ -180,10 +190,25 @@ class Dovecot:
             f.chmod(0o640)
         secret.chmod(0o600)
         dh = Path("/usr/share/dovecot/dh.pem")
+        if self.driver == "lua":
+            # Read by every mail process, each running as its user's own uid.
+            script = self.d / "pimap-push.lua"
+            shutil.copyfile(LUA_SCRIPT, script)
+            script.chmod(0o644)
+            push_plugins = "mail_lua push_notification_lua"
+            push_driver = (f"  push_notification_driver = lua:file={script}\n"
+                           f"  pimap_push_url = {self.push_url}")
+        elif self.driver == "none":
+            push_plugins = ""
+            push_driver = "  # PIMAP_STACK_PUSH_DRIVER=none: no push_notification driver"
+        else:
+            push_plugins = ""
+            push_driver = f"  push_notification_driver = ox:url={self.push_url} timeout_msecs=2000 max_retries=0"
         self.conf.write_text(CONFIG.format(
             dir=ctx.dir, id=ctx.id, d=self.d, base_dir=base_dir, log=ctx.log("dovecot"), domain=DOMAIN,
             cert=self.certs.cert, key=self.certs.key, ssl_dh=f"ssl_dh = <{dh}\n" if dh.exists() else "",
-            uid_min=MAIL_UID_BASE, uid_max=MAIL_UID_BASE + 999, push_url=self.push_url,
+            uid_min=MAIL_UID_BASE, uid_max=MAIL_UID_BASE + 999,
+            push_plugins=push_plugins, push_driver=push_driver,
             imap=ctx.ports["dovecot.imap"], imaps=ctx.ports["dovecot.imaps"], lmtp=ctx.ports["dovecot.lmtp"]))
 
     def start(self, reservation) -> None:
@@ -195,7 +220,8 @@ class Dovecot:
                        BOUND, ctx, log, proc)
         wait_until(self.name, "a test user's IMAP LOGIN", self._login_works,
                    BOUND, ctx, log, proc, interval=0.2)
-        self._enable_push()
+        if self.driver == "ox":
+            self._enable_push()
 
     def _enable_push(self) -> None:
         """Switch the OX push driver on for every user: it only notifies users with this key set.
@@ -226,7 +252,7 @@ class Dovecot:
             "lmtp": ctx.addr("dovecot.lmtp"),
             "master_user": MASTER_USER, "master_password": self.master_password,
             "master_password_file": str(ctx.dir / "secrets" / "master_password"),
-            "master_user_separator": "*", "push_url": self.push_url,
+            "master_user_separator": "*", "push_url": self.push_url, "push_driver": self.driver,
             "config": str(self.conf), "mail_root": str(self.d / "mail"), "domain": DOMAIN,
         }
 

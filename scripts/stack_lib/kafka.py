@@ -151,8 +151,10 @@ class Kafka:
     def start(self, reservation) -> None:
         ctx, log = self.ctx, self.ctx.log("kafka")
         libs = ensure_libs(log)
+        # One in 64 random ids starts with "-": passed as --cluster-id=<id>, never as a separate
+        # argument that argparse would take for an option.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        fmt = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", self.props,
+        fmt = self._java(libs, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", self.props,
                          "--ignore-formatted")
         run_checked(self.name, fmt, ctx.log("kafka-tools"), 120)
         reservation.release(*self.ports)

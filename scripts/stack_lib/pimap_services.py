@@ -39,6 +39,9 @@ def render_edge(s: dict) -> dict:
     return {**_common("edge", s),
             "imap": {"listen": s["edge"]["imap"]},
             "imaps": {"listen": s["edge"]["imaps"]},
+            # Short clocks so integration-tests/test_edge_https.py sees a heartbeat and a slow-request
+            # cut-off within seconds (defaults: 300 s and 10 s).
+            "https": {"listen": s["edge"]["https"], "heartbeat_seconds": 12, "request_timeout_seconds": 3},
             "tls": {"cert_file": s["tls"]["cert"], "key_file": s["tls"]["key"]},
             "session": {"grpc": s["session"]["grpc"]},
             "store": {**_store(s), "server_name": "localhost"}}
@@ -55,7 +58,10 @@ def render_store_watcher(s: dict) -> dict:
             "intake": {"listen": s["store_watcher"]["intake"]},
             "kafka": {"brokers": [s["kafka"]], "topic": TOPIC},
             "redis": {"address": s["redis"]},
-            "store": _store(s)}
+            "store": _store(s),
+            # Without a push driver in Dovecot, changes are seen through IMAP NOTIFY.
+            **({"watch": {"mode": "notify", "users_refresh": "2s"}}
+               if s["dovecot"].get("push_driver") == "none" else {})}
 
 
 def render_notifier(s: dict) -> dict:

@@ -66,7 +66,8 @@ class Registry:
     def _save(self) -> None:
         write_json_atomic(self.path, self.data)
 
-    def record(self, component: str, pid: int, argv: list[str]) -> None:
+    def record(self, component: str, pid: int, argv: list[str], *, log: Path | None = None,
+               cwd: Path | None = None) -> None:
         st = _stat(pid)
         # Only a session leader's session is ours to sweep; anything else is tracked by pid alone,
         # so a stray daemon that stayed in the caller's session can never take the caller down.
@@ -75,6 +76,8 @@ class Registry:
             self.data["processes"].append({
                 "component": component, "pid": pid, "own_session": own_session,
                 "start": st[2] if st else None, "argv": argv,
+                # log and cwd let `stack start` run the same command again (restart.py)
+                "log": str(log) if log else None, "cwd": str(cwd) if cwd else None,
             })
             self._save()
 
@@ -95,8 +98,22 @@ class Registry:
                 raise Aborted(component)
             p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True, env=env, cwd=cwd)
-            self.record(component, p.pid, full)
+            self.record(component, p.pid, full, log=log, cwd=cwd)
         return p
+
+    def entries(self, component: str) -> list[dict]:
+        return [e for e in self.data["processes"] if e["component"] == component]
+
+    def members(self, e: dict) -> list[int]:
+        """Live processes of a recorded entry (see _members)."""
+        return self._members(e)
+
+    def drop(self, entries: list[dict]) -> None:
+        """Forget entries whose processes are gone (a restarted component records its new pid)."""
+        with self._lock:
+            self.data["processes"] = [e for e in self.data["processes"]
+                                      if not any(e is d for d in entries)]
+            self._save()
 
     def close(self) -> None:
         """No more spawning: a teardown is under way (a late thread must not start anything)."""

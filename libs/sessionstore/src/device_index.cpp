@@ -24,9 +24,13 @@ DeviceIndex::DeviceIndex(redis::Pool& pool, Keys keys) : pool_(pool), keys_(std:
 Result<void> DeviceIndex::add(const DeviceKey& device) {
   if (auto v = validate(device); !v) return v.error();
   // Unique per registration (a session id's 128 random bits), so an old token never matches again.
-  auto r = pool_.command({"HSET", keys_.user_devices(device.user), device.device_id, generate_session_id()},
-                         redis::Retry::if_stale);
+  redis::Pipeline p;
+  p.add({"HSET", keys_.user_devices(device.user), device.device_id, generate_session_id()})
+      .add({"SADD", keys_.watched_users(), device.user});
+  auto r = pool_.pipeline(p, redis::Retry::if_stale);
   if (!r) return from_redis(r.error());
+  for (const auto& reply : *r)
+    if (reply.is_error()) return StoreError{StoreErrc::redis, "device index: " + reply.debug_string(), false};
   return {};
 }
 
@@ -47,7 +51,13 @@ Result<bool> DeviceIndex::remove_if_unchanged(const DeviceKey& device, std::stri
   const std::string_view args[] = {device.device_id, token};
   auto r = remove_script().run(**lease, kv, args, redis::Retry::if_stale);
   if (!r) return from_redis(r.error());
-  return r->integer() == 1;
+  if (r->integer() != 1) return false;
+  auto left = pool_.command({"HLEN", key}, redis::Retry::if_stale);
+  if (left && !left->is_error() && left->integer() == 0) {
+    auto gone = pool_.command({"SREM", keys_.watched_users(), device.user}, redis::Retry::if_stale);
+    if (!gone) return from_redis(gone.error());
+  }
+  return true;
 }
 
 Result<bool> DeviceIndex::prune_if_idle(const DeviceKey& device) {

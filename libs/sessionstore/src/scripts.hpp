@@ -90,18 +90,25 @@ inline const redis::Script& ack() {
 }
 
 // KEYS: session, view, queue, dedupe
-// ARGV: id, now ms, ttl ms, acked seq, epoch, state, folder, view field/value pairs...
+// ARGV: id, now ms, ttl ms, acked seq, epoch, state, folder, view version, view field/value pairs...
 // -> 0 ok, 1 stale (only the acknowledgement applied), -1 no session, -2 wrong session
+// The view is stored with the seq it reflects (`_s`, the acknowledgement it came with) and the epoch
+// and version of its writer (`_ep`, `_vv`): a connection's writes may arrive out of order, and only
+// the newest one of the current epoch counts.
 inline const redis::Script& detach() {
   static const redis::Script s(PIMAP_SESSIONSTORE_ACK_PRELUDE R"lua(
 local epoch = tonumber(ARGV[5])
 if epoch ~= 0 and epoch ~= tonumber(cur[4]) then return 1 end
+local version = tonumber(ARGV[8])
+if version ~= 0 then
+  local last = redis.call('HMGET', v, '_ep', '_vv')
+  if last[1] and tonumber(last[1]) == epoch and tonumber(last[2]) >= version then return 1 end
+end
 redis.call('HSET', s, 'st', ARGV[6], 'f', ARGV[7])
 redis.call('DEL', v)
-if #ARGV > 7 then
-  redis.call('HSET', v, unpack(ARGV, 8))
-  redis.call('PEXPIRE', v, ARGV[3])
-end
+redis.call('HSET', v, '_s', string.format('%d', a), '_ep', ARGV[5], '_vv', ARGV[8])
+if #ARGV > 8 then redis.call('HSET', v, unpack(ARGV, 9)) end
+redis.call('PEXPIRE', v, ARGV[3])
 return 0
 )lua");
   return s;

@@ -21,6 +21,14 @@ Session to_session(std::map<std::string, std::string> h, std::map<std::string, s
   s.last_contact_ms = static_cast<std::int64_t>(detail::to_u64(h["lc"]));
   s.edge_id = h["edge"];
   s.binding = h["bind"];
+  // Bookkeeping fields (see scripts::detach) stay here. The view is handed out only when it reflects
+  // exactly the acknowledged seq: the pending events are then what the device has not seen of it.
+  const auto reflects = view.find("_s");
+  const bool current = reflects != view.end() && detail::to_u64(reflects->second) == s.acked_seq;
+  for (auto it = view.begin(); it != view.end();) {
+    if (current && !it->first.starts_with('_')) ++it;
+    else it = view.erase(it);
+  }
   s.view = std::move(view);
   return s;
 }
@@ -114,7 +122,8 @@ Result<DetachResult> Sessions::detach(const DeviceKey& device, std::string_view 
   const std::string epoch = std::to_string(params.epoch);
   const std::string state = params.state == SessionState::selected ? "2" : "1";
   const std::string folder = params.state == SessionState::selected ? params.folder : std::string();
-  std::vector<std::string_view> args{session_id, now, ttl, acked, epoch, state, folder};
+  const std::string version = std::to_string(params.view_version);
+  std::vector<std::string_view> args{session_id, now, ttl, acked, epoch, state, folder, version};
   for (const auto& [k, val] : params.view) {
     args.push_back(k);
     args.push_back(val);

@@ -87,4 +87,25 @@ TEST_F(DeviceIndexTest, RemoveIfUnchangedLosesToANewerRegistration) {
   EXPECT_TRUE(ids(phone.user).empty());
 }
 
+TEST_F(DeviceIndexTest, WatchedUsersFollowTheIndex) {
+  auto watched = [this] {
+    auto r = raw({"SMEMBERS", keys.watched_users()});
+    std::vector<std::string> out;
+    for (const auto& e : r.elements()) out.emplace_back(e.str());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto a = sessions.open(phone, {"edge-a", "tcp"});
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(prefs.set(other_user, {{"PIMAP_OUTBAND_CHANNEL", "SMS"}}));
+  ASSERT_TRUE(sessions.open(tablet, {"edge-a", "tcp"}));
+  EXPECT_EQ(watched(), (std::vector<std::string>{phone.user, other_user.user}));
+  ASSERT_TRUE(sessions.close(phone, a->session.id));
+  EXPECT_EQ(watched(), (std::vector<std::string>{phone.user, other_user.user}));  // the tablet is left
+  raw({"DEL", keys.session(tablet)});
+  auto pruned = index.prune_if_idle(tablet);
+  ASSERT_TRUE(pruned && *pruned);
+  EXPECT_EQ(watched(), (std::vector<std::string>{other_user.user}));
+}
+
 }  // namespace

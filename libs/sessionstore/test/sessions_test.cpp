@@ -148,6 +148,54 @@ TEST_F(SessionsTest, StaleDetachAppliesTheAckButNotTheState) {
   EXPECT_EQ((*now)->acked_seq, 2u);
 }
 
+TEST_F(SessionsTest, ViewIsReturnedOnlyWhenItReflectsTheAcknowledgedSeq) {
+  auto a = sessions.open(phone, edge_a);
+  ASSERT_TRUE(a);
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(queue.append(phone, event("e" + std::to_string(i))));
+  DetachParams cp;  // a checkpoint of a connection that goes on
+  cp.state = SessionState::selected;
+  cp.folder = "INBOX";
+  cp.acked_seq = 2;
+  cp.epoch = a->session.epoch;
+  cp.view_version = 1;
+  cp.view = {{"u", "1:7"}};
+  ASSERT_TRUE(sessions.detach(phone, a->session.id, cp));
+  auto seen = sessions.lookup(phone);
+  ASSERT_TRUE(seen && seen->has_value());
+  EXPECT_EQ((*seen)->view, (std::map<std::string, std::string>{{"u", "1:7"}}));  // bookkeeping stays inside
+
+  // An older write of the same connection arriving late changes nothing but the acknowledgement.
+  DetachParams late = cp;
+  late.view_version = 1;
+  late.view = {{"u", "1:3"}};
+  auto det = sessions.detach(phone, a->session.id, late);
+  ASSERT_TRUE(det);
+  EXPECT_TRUE(det->stale);
+  EXPECT_EQ((*sessions.lookup(phone))->view.at("u"), "1:7");
+
+  // The acknowledgement moves past the view without a new one (an older connection's ack): the view no
+  // longer says what the device holds before the pending events, so it is not handed out.
+  ASSERT_TRUE(sessions.ack(phone, a->session.id, 3));
+  auto r = sessions.open(phone, edge_b);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->session.view.empty());
+  EXPECT_EQ(r->session.folder, "INBOX");
+
+  // The new connection's first write (a new epoch) counts whatever the old connection's version was.
+  DetachParams next;
+  next.state = SessionState::selected;
+  next.folder = "INBOX";
+  next.acked_seq = 4;
+  next.epoch = r->session.epoch;
+  next.view_version = 1;
+  next.view = {{"u", "1:9"}};
+  ASSERT_TRUE(sessions.detach(phone, r->session.id, next));
+  auto again = sessions.open(phone, edge_a);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->session.view, (std::map<std::string, std::string>{{"u", "1:9"}}));
+  EXPECT_TRUE(again->pending.events.empty());
+}
+
 TEST_F(SessionsTest, WrongSessionIdIsRefused) {
   ASSERT_TRUE(sessions.open(phone, edge_a));
   const auto other = generate_session_id();

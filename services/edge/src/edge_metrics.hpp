@@ -23,7 +23,7 @@ class EdgeMetrics {
   // ok|no|bad|unavailable.
   void command(std::string_view name, std::string_view result, double seconds);
   prometheus::Counter& accepted(std::string_view binding);
-  prometheus::Counter& logins(std::string_view result);  // ok|failed|unavailable
+  prometheus::Counter& logins(std::string_view result);  // ok|failed|unavailable|cookie (HTTPS resume)
   prometheus::Counter& parse_errors;
   prometheus::Counter& slow_consumers;
   prometheus::Counter& starttls_injections;

@@ -47,16 +47,28 @@ void render_status(const v1::StoreEvent& e, Rendered& out) {
 
 void render_new(const v1::StoreEvent& e, const RenderOptions& o, MailboxView& view, Rendered& out) {
   std::uint64_t added = 0;
+  bool lost = false;
   for (std::uint32_t uid : e.uids()) {
-    if (view.contains(uid)) continue;                   // already told (replay, or the store said so)
-    if (auto top = view.max(); top && uid < *top) continue;  // cannot be appended; see the header
+    if (view.contains(uid)) continue;  // already told (replay, or the store said so)
+    if (auto top = view.max(); top && uid < *top) {
+      lost = true;  // cannot be appended; see the header
+      continue;
+    }
     view.add(uid);
     out.changes.push_back({true, uid});
     ++added;
   }
-  if (added == 0) return;
-  out.lines += "* " + std::to_string(view.size()) + " EXISTS\r\n";
-  if (!o.qresync) out.lines += "* " + std::to_string(added) + " RECENT\r\n";
+  if (added > 0) {
+    out.lines += "* " + std::to_string(view.size()) + " EXISTS\r\n";
+    if (!o.qresync) out.lines += "* " + std::to_string(added) + " RECENT\r\n";
+    for (auto it = out.changes.end() - static_cast<std::ptrdiff_t>(added); it != out.changes.end(); ++it) {
+      out.arrivals.push_back({out.lines.size(), it->uid, view.sequence_of(it->uid).value_or(0)});
+    }
+  }
+  if (lost && !out.selected_resync) {
+    out.selected_resync = true;
+    resync(e.mailbox(), out);
+  }
 }
 
 void render_expunged(const v1::StoreEvent& e, const RenderOptions& o, MailboxView& view, Rendered& out) {
@@ -106,6 +118,7 @@ void render_event(const v1::StoreEvent& e, const RenderOptions& o, MailboxView* 
   if (!message_event) return;  // mailbox create/delete/rename: the device learns them from LIST
   if (!selected) return render_status(e, out);
   if (view == nullptr) return resync(e.mailbox(), out);
+  if (o.uidvalidity != 0 && e.uidvalidity() != 0 && e.uidvalidity() != o.uidvalidity) return resync(e.mailbox(), out);
   switch (e.kind()) {
     case v1::StoreEvent::MESSAGE_NEW: return render_new(e, o, *view, out);
     case v1::StoreEvent::MESSAGE_EXPUNGED: return render_expunged(e, o, *view, out);
@@ -119,7 +132,69 @@ Rendered render_push(const v1::SessionPush& push, const RenderOptions& o, Mailbo
     resync(push.resync_folder(), out);
     return out;
   }
-  for (const auto& q : push.events()) render_event(q.event(), o, view, out);
+  render_events(push.events(), o, view, out);
+  return out;
+}
+
+void render_events(const google::protobuf::RepeatedPtrField<v1::QueuedEvent>& events, const RenderOptions& o,
+                   MailboxView* view, Rendered& out) {
+  // Index of the last event with a status, per other mailbox: only that one is told.
+  std::vector<std::pair<std::string, int>> last_status;
+  for (int i = 0; i < events.size(); ++i) {
+    const auto& e = events.Get(i).event();
+    if (!e.has_status() || (!o.selected.empty() && same_mailbox(e.mailbox(), o.selected))) continue;
+    auto it = std::find_if(last_status.begin(), last_status.end(),
+                           [&](const auto& p) { return same_mailbox(p.first, e.mailbox()); });
+    if (it == last_status.end()) last_status.emplace_back(e.mailbox(), i);
+    else it->second = i;
+  }
+  for (int i = 0; i < events.size(); ++i) {
+    const auto& e = events.Get(i).event();
+    const bool other = o.selected.empty() || !same_mailbox(e.mailbox(), o.selected);
+    if (other && e.kind() != v1::StoreEvent::RESYNC_REQUIRED) {
+      const bool told_later = std::any_of(last_status.begin(), last_status.end(), [&](const auto& p) {
+        return p.second != i && same_mailbox(p.first, e.mailbox());
+      });
+      if (told_later) continue;
+    }
+    if (!other && e.kind() == v1::StoreEvent::MESSAGE_NEW && e.uids_size() > 0) {
+      // The store hands out UIDs in commit order, but its hooks may report two deliveries the other
+      // way round. A lower UID of a later event in the batch already existed when this one did:
+      // told together, both are appended instead of the lower one being left to reconciliation.
+      v1::StoreEvent together = e;
+      const std::uint32_t top = *std::max_element(e.uids().begin(), e.uids().end());
+      for (int j = i + 1; j < events.size(); ++j) {
+        const auto& later = events.Get(j).event();
+        if (later.kind() != v1::StoreEvent::MESSAGE_NEW || !same_mailbox(later.mailbox(), o.selected)) continue;
+        if (o.uidvalidity != 0 && later.uidvalidity() != 0 && later.uidvalidity() != o.uidvalidity) continue;
+        for (std::uint32_t u : later.uids()) {
+          if (u < top) together.add_uids(u);
+        }
+      }
+      std::sort(together.mutable_uids()->begin(), together.mutable_uids()->end());
+      render_event(together, o, view, out);
+      continue;
+    }
+    render_event(e, o, view, out);
+  }
+}
+
+std::string with_arrival_fetches(const Rendered& r,
+                                 const std::function<std::vector<std::string>(std::uint32_t uid)>& fetched) {
+  std::string out;
+  std::size_t at = 0;
+  for (const auto& a : r.arrivals) {
+    out.append(r.lines, at, a.offset - at);
+    at = a.offset;
+    if (a.seq == 0) continue;
+    for (const auto& raw : fetched(a.uid)) {
+      // "* <store's number> FETCH (...)": the store numbers its own connection, the device its view.
+      const auto fetch = raw.find(" FETCH ");
+      if (raw.rfind("* ", 0) != 0 || fetch == std::string::npos) continue;
+      out += "* " + std::to_string(a.seq) + raw.substr(fetch);
+    }
+  }
+  out.append(r.lines, at, std::string::npos);
   return out;
 }
 

@@ -7,15 +7,18 @@
 // with the store session (view_added / view_removed) in the same order.
 //
 // What cannot be placed is never guessed: an event for the selected mailbox whose view is unknown
-// becomes a RESYNC of that folder. A new message whose UID is lower than one the device already
-// knows cannot be appended without renumbering; it is left to the store session's reconciliation at
-// the device's next command.
+// becomes a RESYNC of that folder. So does a new message whose UID is lower than one the device
+// already knows (a late event: the store-watcher's reconcile republishing what it missed): it cannot
+// be appended without renumbering, and leaving it out would let the device's view silently diverge
+// from the store. What can be appended still is; the `* FOLDER` + `* RESYNC` follows it, once per
+// batch, and the device's state comparison picks up the rest.
 
 #include "mailbox_view.hpp"
 
 #include <pimap/session.pb.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +29,9 @@ struct RenderOptions {
   std::string selected;    // the device's selected mailbox; empty when none
   bool qresync = false;    // the device ENABLEd QRESYNC: VANISHED instead of EXPUNGE, no RECENT
   bool condstore = false;  // MODSEQ in flag updates
+  // UIDVALIDITY of the device's view of `selected`, 0 when not known. An event of another
+  // UIDVALIDITY cannot be placed in the view: it becomes a RESYNC of that folder.
+  std::uint32_t uidvalidity = 0;
 };
 
 struct ViewChange {
@@ -34,9 +40,22 @@ struct ViewChange {
   friend bool operator==(const ViewChange&, const ViewChange&) = default;
 };
 
+// A message the lines announced with EXISTS: where its PIMAP_INBAND_NEW_FORMAT FETCH goes (right
+// after its EXISTS/RECENT, at `offset` in `lines`) and the sequence number it had there.
+struct Arrival {
+  std::size_t offset = 0;
+  std::uint32_t uid = 0;
+  std::uint64_t seq = 0;
+  friend bool operator==(const Arrival&, const Arrival&) = default;
+};
+
 struct Rendered {
   std::string lines;               // CRLF-terminated untagged responses, in order
   std::vector<ViewChange> changes;  // what the lines did to the device's view, in order
+  std::vector<Arrival> arrivals;    // new messages announced, in order
+  // A RESYNC of the selected mailbox was told for a new message that could not be placed; later
+  // ones in the same batch need no second one.
+  bool selected_resync = false;
 };
 
 // `view`: the device's view of `options.selected`; null when it is not known.
@@ -45,6 +64,19 @@ void render_event(const v1::StoreEvent& event, const RenderOptions& options, Mai
 // A whole push: its RESYNC (scoped with `* FOLDER` when the session names a folder) replaces the
 // events it carries, since they cannot be trusted to be complete. `evicted` is the caller's business.
 Rendered render_push(const v1::SessionPush& push, const RenderOptions& options, MailboxView* view);
+
+// Several events in order, as one batch (a resume replay, or one SessionPush without RESYNC): like
+// render_event for each, except that a mailbox other than the selected one gets one `* STATUS`, from
+// its last event that has a status, where that event is, rather than one per change.
+void render_events(const google::protobuf::RepeatedPtrField<v1::QueuedEvent>& events, const RenderOptions& options,
+                   MailboxView* view, Rendered& out);
+
+// `rendered.lines` with the store's FETCH responses for the arrivals put in (PIMAP_INBAND_NEW_FORMAT):
+// each after its message's EXISTS, renumbered to the sequence number the device has for it there.
+// `fetched(uid)` gives the raw `* n FETCH (...)` responses the store sent for that UID; arrivals
+// without any get none.
+std::string with_arrival_fetches(const Rendered& rendered,
+                                 const std::function<std::vector<std::string>(std::uint32_t uid)>& fetched);
 
 // True when two mailbox names mean the same mailbox (INBOX is case-insensitive, RFC 3501 5.1).
 bool same_mailbox(std::string_view a, std::string_view b);

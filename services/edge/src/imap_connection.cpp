@@ -3,6 +3,7 @@
 #include "capabilities.hpp"
 #include "device_login.hpp"
 #include "event_renderer.hpp"
+#include "inband_delivery.hpp"
 #include "sasl_plain.hpp"
 
 #include <pimap/imap/serializer.hpp>
@@ -84,10 +85,24 @@ ImapConnection::~ImapConnection() {
   } else if (state_gauge_) {
     state_gauge_->Decrement();
   }
-  if (store_) store_->close();
   if (attached_ && ctx_->pushes) ctx_->pushes->detach(device_, session_id_, epoch_);
-  if (!device_.device_id.empty() && !session_id_.empty() && state_ != State::logout) {
-    ctx_->sessions->detach(device_, session_id_, state_ == State::selected, selected_, acked_seq_);
+  const bool detach = !device_.device_id.empty() && !session_id_.empty() && state_ != State::logout;
+  if (detach && store_) {
+    // The session lives on: the next edge replays over the device's view, which the store session
+    // may have to read off its connection first.
+    SessionCheckpoint last = checkpoint_now();
+    last.view.clear();
+    store_->close_with_view([ctx = ctx_, device = device_, id = session_id_, folder = selected_,
+                             last = std::move(last)](std::optional<DeviceView> v) mutable {
+      if (v && v->mailbox.has_value() == last.selected) {
+        if (v->mailbox) v->mailbox->name = folder;
+        last.view = encode_view(*v);
+      }
+      ctx->sessions->detach_with(device, id, std::move(last));
+    });
+  } else {
+    if (store_) store_->close();
+    if (detach) ctx_->sessions->detach_with(device_, session_id_, checkpoint_now());
   }
 }
 
@@ -130,6 +145,7 @@ void ImapConnection::read() {
     if (ec) {
       self->closing_ = true;
       self->timer_.cancel();
+      self->login_cancel_.emit(boost::asio::cancellation_type::terminal);  // a queued login leaves the gate
       return 0;
     }
     self->on_input(data);
@@ -269,7 +285,11 @@ std::string ImapConnection::capability_line() const {
   if (state_ == State::not_authenticated) {
     return pre_auth_capabilities(tls, ctx_->starttls != nullptr, ctx_->options.allow_plaintext_login);
   }
-  return post_auth_capabilities(store_ ? store_->capabilities() : std::vector<std::string>{});
+  std::string caps = post_auth_capabilities(store_ ? store_->capabilities() : std::vector<std::string>{});
+  if (ctx_->binding == "https") {  // HTTP content codings replace COMPRESS there (cmd_compress)
+    if (const auto at = caps.find(" COMPRESS=DEFLATE"); at != std::string::npos) caps.erase(at, 17);
+  }
+  return caps;
 }
 
 void ImapConnection::cmd_capability(const imap::Command& cmd) {
@@ -335,7 +355,11 @@ void ImapConnection::cmd_login(const imap::Command& cmd, std::string user, std::
   ctx_->store->login(conn_->executor(), dl.store_user, std::move(password), conn_->peer().address().to_string(),
                      [self = shared_from_this(), cmd, dl](StoreGateway::LoginResult r) mutable {
                        self->after_login(cmd, std::move(r), dl.store_user, dl.device_id);
-                     });
+                     },
+                     login_cancel_.slot());
+  // The check may wait in the store pool's login queue: keep one read pending so that a device
+  // hanging up meanwhile is noticed and gives its place back (pipelined input just waits in the parser).
+  read();
 }
 
 void ImapConnection::after_login(const imap::Command& cmd, StoreGateway::LoginResult r, std::string user,
@@ -345,8 +369,9 @@ void ImapConnection::after_login(const imap::Command& cmd, StoreGateway::LoginRe
   if (r.status == StoreStatus::no) {
     ctx_->metrics->logins("failed").Increment();
     const auto delay = ctx_->throttle->failed(user, conn_->peer().address().to_string());
-    timer_.expires_after(delay);
-    timer_.async_wait([self = shared_from_this(), cmd, tag](boost::system::error_code ec) {
+    // Not timer_: input the device sends meanwhile re-arms that one as the idle timer.
+    auto pause = std::make_shared<boost::asio::steady_timer>(conn_->executor(), delay);
+    pause->async_wait([self = shared_from_this(), cmd, tag, pause](boost::system::error_code ec) {
       if (ec || self->closing_) return;
       self->finish(cmd, "no", tag + " NO [AUTHENTICATIONFAILED] Authentication failed\r\n");
       self->arm_idle_timer();
@@ -367,54 +392,136 @@ void ImapConnection::after_login(const imap::Command& cmd, StoreGateway::LoginRe
     return finish(cmd, "ok", tag + " OK [CAPABILITY " + capability_line() + "] Logged in\r\n");
   }
   ctx_->sessions->open(
-      conn_->executor(), device_, "tcp", "", [self = shared_from_this(), cmd, tag](SessionOpen s) {
+      conn_->executor(), device_, ctx_->binding == "https" ? "https" : "tcp", "",
+      [self = shared_from_this(), cmd, tag](SessionOpen s) {
         if (self->closing_) return;
         if (!s.ok) {
           self->store_->close();
           self->store_.reset();
           return self->finish(cmd, "unavailable", tag + " NO [UNAVAILABLE] Session service unavailable\r\n");
         }
-        self->session_id_ = s.session_id;
-        // --- in-band events: attach this connection to the edge stream ---
-        self->epoch_ = s.epoch;
-        self->acked_seq_ = s.last_seq;
-        if (self->ctx_->pushes) {
-          self->attached_ = true;
-          self->ctx_->pushes->attach(self->device_, self->session_id_, s.last_seq, s.epoch,
-                                     std::weak_ptr<PushTarget>(self));
-        }
-        // --- end in-band events ---
-        std::string lines;
-        if (s.resumed) {
-          lines += s.selected ? "* SESSION SELECTED\r\n" : "* SESSION AUTHENTICATED\r\n";
-          if (s.selected) lines += "* FOLDER " + astring(s.folder) + "\r\n";
-          if (s.resync) {
-            if (!s.resync_folder.empty() && s.resync_folder != s.folder) {
-              lines += "* FOLDER " + astring(s.resync_folder) + "\r\n";
-            }
-            lines += "* RESYNC\r\n";
-          } else {
-            for (auto& l : s.pending_lines) lines += l;
-          }
-        }
-        lines += "* SESSIONID " + s.session_id + "\r\n";
-        self->send(lines);
         auto complete = [self, cmd, tag] {
           self->finish(cmd, "ok", tag + " OK [CAPABILITY " + self->capability_line() + "] Logged in\r\n");
         };
-        if (s.resumed && s.selected) {
-          // Put the store connection back where the device left it; the device already has the state.
-          self->selected_ = s.folder;
-          self->set_state(State::selected);
-          self->store_->execute("SELECT " + astring(s.folder) + "\r\n", [](std::string_view) {},
-                                [self, complete](StoreResult res) {
-                                  if (res.status != StoreStatus::ok) self->set_state(State::authenticated);
-                                  complete();
-                                });
-          return;
+        self->begin_session(std::move(s), std::move(complete));
+      });
+}
+
+// Everything after the session service opened (or resumed) the device's session and the store session
+// is ready: attach for in-band events, replay or RESYNC, `* SESSIONID`; `complete` then ends the login.
+void ImapConnection::begin_session(SessionOpen s, std::function<void()> complete) {
+  session_id_ = s.session_id;
+  // --- in-band events: attach this connection to the edge stream ---
+  epoch_ = s.epoch;
+  acked_seq_ = s.last_seq;
+  if (ctx_->pushes) {
+    attached_ = true;
+    ctx_->pushes->attach(device_, session_id_, s.last_seq, s.epoch, std::weak_ptr<PushTarget>(shared_from_this()));
+  }
+  // --- end in-band events ---
+  // --- resume replay (profile §3; docs/protocol.md "Resume") ---
+  new_format_ = s.inband_new_format;
+  ResumePlan plan = plan_resume(s, *store_);
+  if (s.resumed && s.selected) {
+    selected_ = s.folder;
+    set_state(State::selected);
+  } else {
+    set_state(State::authenticated);
+  }
+  // Told RESYNC for its folder: the store connection just goes back there.
+  const bool select_silently = s.resumed && s.selected && !plan.view_restored;
+  write_with_new_format(
+      store_, new_format_, std::move(plan.replay),
+      [self = shared_from_this(), head = std::move(plan.head), id = s.session_id, select_silently,
+       complete = std::move(complete)](std::string replay) {
+        if (self->closing_) return;
+        self->send(head + replay + "* SESSIONID " + id + "\r\n");
+        if (!select_silently) {
+          self->save_checkpoint();  // the view after the replay, acknowledged up to the last event
+          return complete();
         }
-        self->set_state(State::authenticated);
-        complete();
+        self->store_->execute("SELECT " + astring(self->selected_) + "\r\n", [](std::string_view) {},
+                              [self, complete](StoreResult res) {
+                                if (res.status != StoreStatus::ok) {
+                                  self->selected_.clear();
+                                  self->set_state(State::authenticated);
+                                }
+                                complete();
+                              });
+      });
+  // --- end resume replay ---
+}
+
+void ImapConnection::start_resumed(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx,
+                                   std::string session_id, std::function<void(int status)> done) {
+  auto self = std::make_shared<ImapConnection>(std::move(conn), std::move(ctx));
+  self->resume_by_cookie(std::move(session_id), std::move(done));
+}
+
+namespace {
+
+// Answers a cookie resume exactly once: a path that ends without answering (the connection closed
+// under it: evicted, shut down) answers 503 when the last copy goes, so the HTTP request never hangs.
+class ResumeReply {
+ public:
+  ResumeReply(boost::asio::any_io_executor ex, std::function<void(int)> done) : ex_(std::move(ex)), done_(std::move(done)) {}
+  ResumeReply(const ResumeReply&) = delete;
+  ResumeReply& operator=(const ResumeReply&) = delete;
+  ~ResumeReply() {
+    if (done_) boost::asio::post(ex_, [done = std::move(done_)] { done(503); });
+  }
+  void operator()(int status) {
+    if (auto done = std::exchange(done_, {})) done(status);
+  }
+
+ private:
+  boost::asio::any_io_executor ex_;
+  std::function<void(int)> done_;
+};
+
+}  // namespace
+
+void ImapConnection::resume_by_cookie(std::string session_id, std::function<void(int status)> reply) {
+  // The cookie is a bearer credential: it may only travel over the HTTPS binding (always TLS).
+  if (ctx_->binding != "https" || conn_->security() == net::Security::plaintext) {
+    closing_ = true;
+    conn_->close();
+    return reply(401);
+  }
+  busy_ = true;
+  auto done = std::make_shared<ResumeReply>(conn_->executor(), std::move(reply));
+  auto fail = [self = shared_from_this(), done](int status) {
+    if (self->store_) {
+      self->store_->close();
+      self->store_.reset();
+    }
+    self->closing_ = true;
+    self->conn_->close();
+    (*done)(status);
+  };
+  ctx_->sessions->open(
+      conn_->executor(), DeviceRef{}, "https", std::move(session_id),
+      [self = shared_from_this(), done, fail](SessionOpen s) mutable {
+        if (self->closing_) return (*done)(503);
+        if (!s.ok) return fail(s.not_found ? 401 : 503);
+        if (!s.resumed || s.device.user.empty() || s.device.device_id.empty()) return fail(401);
+        const std::string user = s.device.user;
+        self->ctx_->store->resume(
+            self->conn_->executor(), user, self->conn_->peer().address().to_string(),
+            [self, done, fail, s = std::move(s)](StoreGateway::LoginResult r) mutable {
+              if (self->closing_) return (*done)(503);
+              // The session stays as it was: the device's next attempt (or login) resumes it.
+              if (r.status != StoreStatus::ok) return fail(503);
+              self->ctx_->metrics->logins("cookie").Increment();
+              self->store_ = std::move(r.session);
+              self->device_ = s.device;
+              self->begin_session(std::move(s), [self, done] {
+                self->busy_ = false;
+                self->arm_idle_timer();
+                self->read();
+                (*done)(200);
+              });
+            });
       });
 }
 
@@ -473,6 +580,9 @@ void ImapConnection::cmd_idle(const imap::Command& cmd) {
     auto self = weak.lock();
     if (!self || !self->in_idle_ || generation != self->idle_generation_) return;
     self->view_ready_ = true;
+    // A device that ran commands since the last checkpoint holds a view the session service does not
+    // have yet; in IDLE the store session knows it again.
+    if (!self->view_saved_) self->save_checkpoint();
     self->flush_pushes();
   };
   if (store_) {
@@ -487,6 +597,15 @@ void ImapConnection::on_idle_done() {
   in_idle_ = false;
   view_ready_ = false;
   set_idle_gauge(false);
+  if (delivering_) {
+    idle_done_waiting_ = true;  // the events being fetched still belong inside the IDLE
+    return;
+  }
+  complete_idle();
+}
+
+void ImapConnection::complete_idle() {
+  idle_done_waiting_ = false;
   const imap::Command cmd = std::move(*pending_cmd_);
   pending_cmd_.reset();
   const std::string tag = std::exchange(pending_tag_, {});
@@ -498,6 +617,9 @@ void ImapConnection::on_idle_done() {
 void ImapConnection::cmd_compress(const imap::Command& cmd) {
   const std::string tag(cmd.tag);
   const auto* c = cmd.as<imap::Compress>();
+  if (ctx_->binding == "https") {  // the HTTP layer compresses (Content-Encoding, profile §9)
+    return finish(cmd, "no", tag + " NO [CANNOT] COMPRESS is not available over HTTPS; use Accept-Encoding\r\n");
+  }
   if (!imap::iequals(c->mechanism, "DEFLATE")) return finish(cmd, "bad", tag + " BAD Unknown compression\r\n");
   if (deflate_) return finish(cmd, "no", tag + " NO [COMPRESSIONACTIVE] Compression already active\r\n");
   if (parser_ && parser_->buffered() > 0) {
@@ -521,15 +643,18 @@ void ImapConnection::cmd_xprovision(const imap::Command& cmd) {
 void ImapConnection::cmd_xsetpref(const imap::Command& cmd) {
   const std::string tag(cmd.tag);
   std::vector<std::pair<std::string, std::string>> prefs;
+  std::optional<std::string> new_format;  // this connection renders with it from the next event on
   for (const auto& p : cmd.as<imap::SetPimapPref>()->prefs) {
     std::string value(p.value.kind == imap::Arg::Kind::list ? p.value.raw : p.value.text);
+    if (imap::iequals(p.name, "PIMAP_INBAND_NEW_FORMAT")) new_format = value;
     prefs.emplace_back(std::string(p.name), std::move(value));
   }
   busy_ = true;
   ctx_->sessions->set_preferences(conn_->executor(), device_, std::move(prefs),
-                                  [self = shared_from_this(), cmd, tag](PrefResult r) {
+                                  [self = shared_from_this(), cmd, tag, new_format](PrefResult r) {
                                     switch (r.status) {
                                       case PrefResult::Status::ok:
+                                        if (new_format) self->new_format_ = *new_format;
                                         return self->finish(cmd, "ok", tag + " OK XSETPIMAPPREF completed\r\n");
                                       case PrefResult::Status::bad:
                                         return self->finish(cmd, "bad", tag + " BAD " + r.text + "\r\n");
@@ -601,6 +726,8 @@ void ImapConnection::proxy(const imap::Command& cmd) {
   const std::string tag(cmd.tag);
   if (!store_) return finish(cmd, "no", tag + " NO [UNAVAILABLE] No store session\r\n");
   busy_ = true;
+  // The store may tell the device things now that the saved view does not have.
+  if (view_saved_) forget_saved_view();
   auto self = shared_from_this();
   store_->execute(
       forward_form(cmd),
@@ -617,6 +744,8 @@ void ImapConnection::proxy(const imap::Command& cmd) {
                               tag + " NO [UNAVAILABLE] " + (r.text.empty() ? "Message store unavailable" : r.text) +
                                   "\r\n");
         }
+        const bool was_selected = self->state_ == State::selected;
+        const std::string was_folder = self->selected_;
         if (cmd.kind == K::select || cmd.kind == K::examine) {
           if (r.status == StoreStatus::ok) {
             self->selected_ = std::string(cmd.as<imap::Select>()->mailbox);
@@ -628,6 +757,12 @@ void ImapConnection::proxy(const imap::Command& cmd) {
         } else if ((cmd.kind == K::close || cmd.kind == K::unselect) && r.status == StoreStatus::ok) {
           self->selected_.clear();
           self->set_state(State::authenticated);
+        }
+        // The session service learns the new state now, not only at IDLE or detach: a device whose
+        // next request reaches another edge (an HTTPS cookie) while this one still holds the session
+        // resumes there in the state it is in (its view is unknown until IDLE: a scoped RESYNC).
+        if ((self->state_ == State::selected) != was_selected || self->selected_ != was_folder) {
+          self->forget_saved_view();
         }
         self->finish(cmd, result_of(r.status), tag + " " + r.text + "\r\n");
       });
@@ -716,7 +851,7 @@ void ImapConnection::on_push(const v1::SessionPush& push) {
 }
 
 void ImapConnection::flush_pushes() {
-  if (!in_idle_ || !view_ready_ || closing_ || capture_ != nullptr) return;
+  if (!in_idle_ || !view_ready_ || closing_ || capture_ != nullptr || delivering_) return;
   if (pushes_.empty() && !push_overflow_) return;
   RenderOptions options;
   if (state_ == State::selected) options.selected = selected_;
@@ -725,29 +860,78 @@ void ImapConnection::flush_pushes() {
   std::optional<MailboxView> view;
   if (store_ && state_ == State::selected) {
     if (const MailboxView* v = store_->parked_view()) view = *v;
+    if (auto dv = store_->device_view(); dv && dv->mailbox) options.uidvalidity = dv->mailbox->uidvalidity;
   }
-  std::string out;
+  Rendered all;
   std::uint64_t seq = 0;
   if (push_overflow_) {
-    out += "* RESYNC\r\n";
+    all.lines += "* RESYNC\r\n";
     seq = overflow_seq_;
     push_overflow_ = false;
   }
   for (const auto& p : pushes_) {
-    Rendered r = render_push(p, options, view ? &*view : nullptr);
-    out += r.lines;
-    for (const auto& c : r.changes) {
-      if (c.added) store_->view_added(c.uid);
-      else store_->view_removed(c.uid);
+    if (p.resync()) {
+      all.lines += render_push(p, options, nullptr).lines;
+    } else {
+      render_events(p.events(), options, view ? &*view : nullptr, all);
     }
     for (const auto& q : p.events()) seq = std::max(seq, q.seq());
   }
   pushes_.clear();
-  if (!out.empty()) send(out);
-  if (seq > acked_seq_ && !closing_) {
-    acked_seq_ = seq;
-    ctx_->sessions->ack(device_, session_id_, seq);
+  if (store_) {
+    for (const auto& c : all.changes) {
+      if (c.added) store_->view_added(c.uid);
+      else store_->view_removed(c.uid);
+    }
   }
+  delivering_ = true;
+  write_with_new_format(store_, new_format_, std::move(all), [weak = weak_from_this(), seq](std::string lines) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->delivering_ = false;
+    if (self->closing_) return;
+    if (!lines.empty()) self->send(lines);
+    if (seq > self->acked_seq_) {
+      self->acked_seq_ = seq;
+      self->save_checkpoint();
+    }
+    if (self->idle_done_waiting_) return self->complete_idle();
+    self->flush_pushes();  // what arrived meanwhile
+  });
+}
+
+SessionCheckpoint ImapConnection::checkpoint_now() {
+  SessionCheckpoint cp;
+  cp.selected = state_ == State::selected;
+  if (cp.selected) cp.folder = selected_;
+  cp.acked_seq = acked_seq_;
+  cp.epoch = epoch_;
+  cp.view_version = ++view_version_;
+  std::optional<DeviceView> v = store_ ? store_->device_view() : std::nullopt;
+  // The store session's selection and the connection's agree unless a SELECT failed under it.
+  if (v && v->mailbox.has_value() == cp.selected) {
+    if (v->mailbox) v->mailbox->name = selected_;
+    cp.view = encode_view(*v);
+  }
+  view_saved_ = !cp.view.empty();
+  return cp;
+}
+
+void ImapConnection::save_checkpoint() {
+  if (device_.device_id.empty() || session_id_.empty() || closing_) return;
+  ctx_->sessions->checkpoint(device_, session_id_, checkpoint_now());
+}
+
+void ImapConnection::forget_saved_view() {
+  if (device_.device_id.empty() || session_id_.empty()) return;
+  SessionCheckpoint cp;
+  cp.selected = state_ == State::selected;
+  if (cp.selected) cp.folder = selected_;
+  cp.acked_seq = acked_seq_;
+  cp.epoch = epoch_;
+  cp.view_version = ++view_version_;
+  view_saved_ = false;
+  ctx_->sessions->checkpoint(device_, session_id_, std::move(cp));
 }
 
 // --- end in-band events ------------------------------------------------------------------------

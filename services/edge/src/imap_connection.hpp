@@ -20,11 +20,12 @@
 #include <pimap/net/connection.hpp>
 #include <pimap/net/tls_context.hpp>
 
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,14 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
  public:
   // `tls_done`: the connection already completed implicit TLS (or will via start_tls before this).
   static void start(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx);
+  // No greeting, no login: the HTTPS binding's PIMAPSESSION cookie (a bearer credential, TLS only)
+  // names a live P-IMAP session this edge does not hold. The session service resumes it and the
+  // store session is opened through the master user; the connection then says what a resumed login
+  // says (`* SESSION ...`, replay or RESYNC, `* SESSIONID`) and reads commands. `done` gets 200, 401
+  // (unknown or expired session) or 503 (session service or store unavailable; the connection is
+  // closed for anything but 200).
+  static void start_resumed(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx,
+                            std::string session_id, std::function<void(int status)> done);
 
   ImapConnection(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx);
   ~ImapConnection() override;
@@ -95,6 +104,8 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   void on_idle_done();
   void after_login(const imap::Command& cmd, StoreGateway::LoginResult result, std::string user,
                    std::string device_id);
+  void begin_session(SessionOpen opened, std::function<void()> complete);
+  void resume_by_cookie(std::string session_id, std::function<void(int status)> done);
 
   std::string capability_line() const;
   void send(std::string_view bytes);
@@ -104,6 +115,13 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   void close_with_bye(std::string_view text);
   void arm_idle_timer();
   void flush_pushes();
+  void complete_idle();
+  // The device's state and view now, for the session service (see save_checkpoint).
+  SessionCheckpoint checkpoint_now();
+  // Records state + view with the acknowledgement, so whichever edge resumes the session next can
+  // replay over it; forget_saved_view() tells the session service the saved view no longer holds.
+  void save_checkpoint();
+  void forget_saved_view();
 
   std::shared_ptr<net::Connection> conn_;
   std::shared_ptr<const FrontContext> ctx_;
@@ -130,6 +148,7 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   std::string pending_name_;
   std::chrono::steady_clock::time_point command_start_{};
 
+  boost::asio::cancellation_signal login_cancel_;  // emitted when the device goes away
   std::shared_ptr<StoreSession> store_;
   DeviceRef device_;                // device_id empty: plain IMAP session
   std::string session_id_;
@@ -138,11 +157,16 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   // rendered and acked. Past kMaxQueuedPushes they are dropped for a single * RESYNC.
   std::uint64_t epoch_ = 0;
   bool attached_ = false;
-  std::deque<v1::SessionPush> pushes_;
+  std::list<v1::SessionPush> pushes_;  // not deque: an empty deque allocates ~600 bytes
   bool push_overflow_ = false;
   std::uint64_t overflow_seq_ = 0;  // highest seq dropped by the overflow
   std::uint64_t acked_seq_ = 0;
   bool view_ready_ = false;         // in IDLE and the store session knows the device's view
+  bool delivering_ = false;         // rendered events wait for their NEW_FORMAT FETCH
+  bool idle_done_waiting_ = false;  // DONE came while delivering: the IDLE ends after the events
+  std::string new_format_;          // PIMAP_INBAND_NEW_FORMAT of this device
+  std::uint64_t view_version_ = 0;  // orders this connection's checkpoints
+  bool view_saved_ = false;         // the session service holds the device's current view
   std::uint64_t idle_generation_ = 0;
   prometheus::Gauge* state_gauge_ = nullptr;
   prometheus::Gauge* idle_gauge_ = nullptr;

@@ -7,6 +7,7 @@
 
 #include "edge_metrics.hpp"
 #include "edge_server.hpp"
+#include "https_binding.hpp"
 #include "edge_stream_client.hpp"
 #include "session_client.hpp"
 #include "store_pool.hpp"
@@ -29,10 +30,15 @@ namespace {
 void declare(kit::Schema& s) {
   s.host_port("imap.listen", "IMAP listener (plaintext, STARTTLS required before login)").optional();
   s.host_port("imaps.listen", "IMAP listener with implicit TLS").optional();
-  // Declared now so that one configuration serves every release; this build does not serve them yet and
-  // says so at start (profile §10 HTTPS binding, §8 XDELIVER).
-  s.host_port("https.listen", "HTTPS binding (profile §10); not served by this build yet").optional();
+  // HTTPS binding (profile §10; docs/https-binding.md).
+  s.host_port("https.listen", "HTTPS binding (P-IMAP over HTTP/1.1 POST)").optional();
   s.string("https.path", "HTTPS binding path").def("/pimap");
+  s.duration("https.heartbeat_seconds", "A long-lived IDLE response ends after this without events").def(300s).range(1s, 24h);
+  s.duration("https.request_timeout_seconds", "A request's head and body must arrive within this").def(10s).range(1s, 600s);
+  s.duration("https.keepalive_timeout_seconds", "Close a connection waiting this long for its next request").def(60s).range(1s, 3600s);
+  s.integer("https.max_batch_bytes", "Largest in-response batch (bytes, after content decoding)").def(1024 * 1024).range(std::int64_t{1024}, std::int64_t{64} << 20);
+  s.integer("https.max_batch_commands", "Most commands in one in-response batch").def(100).range(std::int64_t{1}, std::int64_t{10000});
+  // Declared now so that one configuration serves every release (profile §8 XDELIVER).
   s.string("smtp.host", "MTA for XDELIVER; not used by this build yet").optional();
   s.integer("smtp.port", "MTA port for XDELIVER").def(25).range(std::int64_t{1}, std::int64_t{65535});
   s.string("tls.cert_file", "Server certificate chain (PEM)");
@@ -56,6 +62,13 @@ void declare(kit::Schema& s) {
       .def(20s)
       .range(1s, 120s);
   s.duration("store.command_timeout_seconds", "Backend silence bound during a command").def(10s).range(1s, 3600s);
+  s.integer("store.max_concurrent_logins", "Credential checks running at the store at once (this process)")
+      .def(32)
+      .range(std::int64_t{1}, std::int64_t{10000});
+  s.integer("store.max_queued_logins", "Credential checks waiting for one; beyond: NO [UNAVAILABLE] Server busy")
+      .def(512)
+      .range(std::int64_t{0}, std::int64_t{1000000});
+  s.duration("store.login_queue_timeout_seconds", "Longest wait for a credential check slot").def(10s).range(100ms, 120s);
 
   s.integer("limits.max_line", "Longest command line (bytes)").def(64 * 1024).range(std::int64_t{1024}, std::int64_t{16} << 20);
   s.integer("limits.max_literal", "Largest literal (bytes)").def(std::int64_t{50} << 20).range(std::int64_t{1024}, std::int64_t{1} << 32);
@@ -82,9 +95,6 @@ int main(int argc, char** argv) {
   net::TlsContext tls = net::TlsContext::server({.cert_chain_file = cfg.string("tls.cert_file"),
                                                  .key_file = cfg.string("tls.key_file")});
   edge::EdgeMetrics metrics(svc.metrics());
-  if (cfg.has("https.listen")) {
-    svc.log().warn("https.listen is set but this build does not serve the HTTPS binding yet; ignoring it");
-  }
 
   edge::StorePoolOptions store_opts;
   store_opts.host = cfg.string("store.host");
@@ -97,6 +107,9 @@ int main(int argc, char** argv) {
   store_opts.connect_timeout = cfg.duration("store.connect_timeout_seconds");
   store_opts.command_timeout = cfg.duration("store.command_timeout_seconds");
   store_opts.login_timeout = cfg.duration("store.login_timeout_seconds");
+  store_opts.max_concurrent_logins = static_cast<std::size_t>(cfg.integer("store.max_concurrent_logins"));
+  store_opts.max_queued_logins = static_cast<std::size_t>(cfg.integer("store.max_queued_logins"));
+  store_opts.login_queue_timeout = cfg.duration("store.login_queue_timeout_seconds");
   edge::StorePool store(store_opts, svc.metrics(), svc.log());
 
   kit::GrpcClientOptions grpc_opts;
@@ -141,11 +154,31 @@ int main(int argc, char** argv) {
   binding.start();
   pool.start();
 
+  std::unique_ptr<edge::HttpsBinding> https;
+  if (cfg.has("https.listen")) {
+    edge::HttpsBindingOptions ho;
+    ho.host = cfg.host_port("https.listen").host;
+    ho.port = cfg.host_port("https.listen").port;
+    ho.max_connections = tcp.max_connections;
+    ho.max_output_bytes = tcp.max_output_bytes;
+    ho.http.path = cfg.string("https.path");
+    ho.http.request_timeout = cfg.duration("https.request_timeout_seconds");
+    ho.http.keepalive_timeout = cfg.duration("https.keepalive_timeout_seconds");
+    ho.session.heartbeat = cfg.duration("https.heartbeat_seconds");
+    ho.session.limits.max_body = static_cast<std::size_t>(cfg.integer("https.max_batch_bytes"));
+    ho.session.limits.max_commands = static_cast<std::size_t>(cfg.integer("https.max_batch_commands"));
+    ho.session.parser = front.options.limits;
+    ho.session.max_response_bytes = tcp.max_output_bytes;
+    https = std::make_unique<edge::HttpsBinding>(tls, ho, front);
+    https->start();
+  }
+
   std::atomic<bool> accepting{true};
   svc.readiness().add_check("listeners", [&accepting] { return accepting.load(); });
   svc.lifecycle().on_stop_accepting("tcp listeners", [&] {
     accepting = false;
     binding.stop_accepting();
+    if (https) https->stop_accepting();
   });
   // Devices hold connections for as long as they like (IDLE); give them until the deadline to finish,
   // after which they reconnect elsewhere and resume their session there.
@@ -153,7 +186,7 @@ int main(int argc, char** argv) {
     auto timer = std::make_shared<boost::asio::steady_timer>(svc.io());
     auto poll = std::make_shared<std::function<void()>>();
     *poll = [&, timer, token, poll] {
-      if (binding.open_connections() == 0) {
+      if (binding.open_connections() + (https ? https->open_connections() : 0) == 0) {
         token.done();
         *poll = nullptr;
         return;
@@ -184,8 +217,10 @@ int main(int argc, char** argv) {
 
   svc.log().info("edge ready", {{"imap_port", binding.imap_port()},
                                 {"imaps_port", binding.imaps_port()},
+                                {"https_port", https ? https->port() : 0},
                                 {"admin_port", svc.admin_port()}});
   const int rc = svc.run();
+  if (https) https->stop();
   pool.stop();
   pool.join();
   pushes.stop();

@@ -40,7 +40,7 @@ void SessionClient::open(Exec ex, DeviceRef device, std::string binding, std::st
                          std::function<void(SessionOpen)> done) {
   auto call = std::make_shared<Impl::Call<v1::OpenRequest, v1::OpenResponse>>();
   impl_->client.prepare(call->ctx);
-  Impl::fill(call->req.mutable_device(), device);
+  if (!device.user.empty()) Impl::fill(call->req.mutable_device(), device);
   call->req.set_edge_id(impl_->edge_id);
   call->req.set_binding(binding);
   call->req.set_session_id(session_id);
@@ -61,8 +61,13 @@ void SessionClient::open(Exec ex, DeviceRef device, std::string binding, std::st
                                  out.last_seq = r.pending().empty() ? r.last_seq() : 0;
                                  for (const auto& e : r.pending()) out.last_seq = std::max(out.last_seq, e.seq());
                                  out.epoch = r.epoch();
+                                 out.pending = r.pending();
+                                 out.view.insert(r.view().begin(), r.view().end());
+                                 out.inband_new_format = r.inband_new_format();
+                                 out.device = DeviceRef{r.device().user(), r.device().device_id()};
                                } else {
                                  out.error = st.error_message();
+                                 out.not_found = st.error_code() == grpc::StatusCode::NOT_FOUND;
                                  log.warn("session open failed", {{"code", static_cast<int>(st.error_code())},
                                                                   {"error", st.error_message()}});
                                }
@@ -105,6 +110,40 @@ void SessionClient::ack(DeviceRef device, std::string session_id, std::uint64_t 
   impl_->stub->async()->Ack(&call->ctx, &call->req, &call->resp, [call, log = impl_->log](grpc::Status st) {
     // Only costs a replay of already delivered events on the next resume.
     if (!st.ok()) log.warn("session ack failed", {{"error", st.error_message()}});
+  });
+}
+
+void SessionClient::checkpoint(DeviceRef device, std::string session_id, SessionCheckpoint cp) {
+  auto call = std::make_shared<Impl::Call<v1::AckRequest, v1::Empty>>();
+  impl_->client.prepare(call->ctx);
+  call->req.set_session_id(session_id);
+  Impl::fill(call->req.mutable_device(), device);
+  call->req.set_acked_seq(cp.acked_seq);
+  call->req.set_checkpoint(true);
+  call->req.set_state(cp.selected ? v1::SELECTED : v1::AUTHENTICATED);
+  call->req.set_folder(cp.folder);
+  call->req.set_epoch(cp.epoch);
+  call->req.set_view_version(cp.view_version);
+  call->req.mutable_view()->insert(cp.view.begin(), cp.view.end());
+  impl_->stub->async()->Ack(&call->ctx, &call->req, &call->resp, [call, log = impl_->log](grpc::Status st) {
+    // Costs a replay of delivered events, or a RESYNC, on the next resume elsewhere.
+    if (!st.ok()) log.warn("session checkpoint failed", {{"error", st.error_message()}});
+  });
+}
+
+void SessionClient::detach_with(DeviceRef device, std::string session_id, SessionCheckpoint cp) {
+  auto call = std::make_shared<Impl::Call<v1::DetachRequest, v1::Empty>>();
+  impl_->client.prepare(call->ctx);
+  call->req.set_session_id(session_id);
+  Impl::fill(call->req.mutable_device(), device);
+  call->req.set_state(cp.selected ? v1::SELECTED : v1::AUTHENTICATED);
+  call->req.set_folder(cp.folder);
+  call->req.set_acked_seq(cp.acked_seq);
+  call->req.set_epoch(cp.epoch);
+  call->req.set_view_version(cp.view_version);
+  call->req.mutable_view()->insert(cp.view.begin(), cp.view.end());
+  impl_->stub->async()->Detach(&call->ctx, &call->req, &call->resp, [call, log = impl_->log](grpc::Status st) {
+    if (!st.ok()) log.warn("session detach failed", {{"error", st.error_message()}});
   });
 }
 

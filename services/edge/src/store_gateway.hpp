@@ -7,13 +7,17 @@
 // Every callback runs on the executor given when the session was created (the device connection's
 // io_context), never inside the call that registered it.
 
+#include "device_view.hpp"
 #include "mailbox_view.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +78,33 @@ class StoreSession {
   virtual const MailboxView* parked_view() const { return nullptr; }
   // The device ENABLEd this extension (upper-case atom: "QRESYNC", "CONDSTORE").
   virtual bool enabled(std::string_view /*atom*/) const { return false; }
+
+  // Resuming a session (profile §3): what the device holds, as another edge must know it to carry on
+  // (device_view.hpp). nullopt when it cannot be told without asking the store (a backend connection
+  // currently numbers the messages for the device), or when the session is closed. `name` of the
+  // mailbox is left empty: the connection knows what the device called it.
+  virtual std::optional<DeviceView> device_view() const { return std::nullopt; }
+  // The device resumes holding `view` (read back from the session service): the session restores
+  // the ENABLEd extensions and the selected mailbox with the next command, reconciling the device
+  // from this view to the store's, and parked_view() starts from it.
+  virtual void restore_device_view(const DeviceView& /*view*/) {}
+  // close() for a device that went away while its session lives on: first works out its view (a
+  // hidden UID SEARCH on the connection that numbers messages for it, when there is one and nothing
+  // is pending), then closes and calls `done` with device_view() as it was.
+  virtual void close_with_view(std::function<void(std::optional<DeviceView>)> done) {
+    auto v = device_view();
+    close();
+    if (done) done(std::move(v));
+  }
+  // PIMAP_INBAND_NEW_FORMAT (profile §4): `UID FETCH <uids> <attributes>` in the selected mailbox on
+  // a connection of the session's own, so that nothing of it reaches the device's stream but what
+  // the caller makes of it. `on_fetch` gets each FETCH response of a requested UID; `done(false)`
+  // when it could not run (store unavailable, nothing selected).
+  using OnFetch = std::function<void(std::uint32_t uid, std::string_view raw)>;
+  virtual void fetch_aside(std::string /*uid_set*/, std::string /*attributes*/, OnFetch /*on_fetch*/,
+                           std::function<void(bool ok)> done) {
+    if (done) done(false);
+  }
 };
 
 class StoreGateway {
@@ -88,8 +119,22 @@ class StoreGateway {
   // never stored or logged.
   // `client_ip` is the device's address: the store is told it (IMAP ID x-originating-ip) so that its
   // own brute-force penalties land on the device, not on the edge that every device shares.
+  // `cancel` (optional, emitted on `executor`): the device went away. A check that has not reached
+  // the store yet is dropped and `done` is never called; one already running finishes normally.
   virtual void login(boost::asio::any_io_executor executor, std::string user, std::string password,
-                     std::string client_ip, std::function<void(LoginResult)> done) = 0;
+                     std::string client_ip, std::function<void(LoginResult)> done,
+                     boost::asio::cancellation_slot cancel = {}) = 0;
+  // A session for `user` without the user's password, for a device that proved itself with a
+  // bearer credential the edge checked (an HTTPS session cookie the session service knows).
+  // The default: no such sessions (`unavailable`).
+  virtual void resume(boost::asio::any_io_executor executor, std::string user, std::string client_ip,
+                      std::function<void(LoginResult)> done) {
+    static_cast<void>(user);
+    static_cast<void>(client_ip);
+    boost::asio::post(executor, [done = std::move(done)] {
+      done(LoginResult{.status = StoreStatus::unavailable, .text = "Message store unavailable", .session = {}});
+    });
+  }
 };
 
 }  // namespace pimap::edge

@@ -3,7 +3,7 @@
 #include "store_connection.hpp"
 #include "store_session.hpp"
 
-#include <boost/asio/post.hpp>
+#include <algorithm>
 
 namespace pimap::edge {
 
@@ -35,17 +35,67 @@ StorePool::StorePool(const StorePoolOptions& options, kit::Metrics& metrics, con
                                                 kit::Metrics::latency_buckets());
   backend->log = std::make_shared<const kit::Logger>(log.with({{"component", "store"}}));
   backend_ = std::move(backend);
+
+  auto& refused = metrics.counter_family("login_checks_refused_total",
+                                         "Device logins answered busy before reaching the message store");
+  gate_ = LoginGate::create(
+      {.max_in_flight = options.max_concurrent_logins,
+       .max_queued = options.max_queued_logins,
+       .max_wait = options.login_queue_timeout},
+      {.in_flight = &metrics.gauge("login_checks_in_flight", "Credential checks running at the message store"),
+       .queued = &metrics.gauge("login_checks_queued", "Credential checks waiting for a slot"),
+       .queue_full = &refused.Add({{"reason", "queue_full"}}),
+       .timed_out = &refused.Add({{"reason", "timed_out"}})});
 }
 
 StorePool::~StorePool() = default;
 
 void StorePool::login(boost::asio::any_io_executor executor, std::string user, std::string password,
-                      std::string client_ip, std::function<void(LoginResult)> done) {
-  auto session = std::make_shared<PooledStoreSession>(executor, backend_, std::move(user));
-  session->set_client_ip(std::move(client_ip));
-  // Start on the session's executor even if called from elsewhere; the session never locks.
-  boost::asio::post(executor, [session, password = std::move(password), done = std::move(done)]() mutable {
-    session->authenticate(std::move(password), std::move(done));
+                      std::string client_ip, std::function<void(LoginResult)> done,
+                      boost::asio::cancellation_slot cancel) {
+  // Shared between the gate's callback (which owns it until it runs) and the device's cancellation
+  // handler (which only looks at it): a device that leaves while queued gives its place back.
+  auto ticket = std::make_shared<LoginGate::Ticket>();
+  if (cancel.is_connected()) {
+    cancel.assign([weak = std::weak_ptr<LoginGate::Ticket>(ticket)](boost::asio::cancellation_type) {
+      if (auto t = weak.lock()) t->release();
+    });
+  }
+  *ticket = gate_->enter(
+      executor, [backend = backend_, executor, ticket, cancel, user = std::move(user), password = std::move(password),
+                 client_ip = std::move(client_ip), done = std::move(done)](LoginGate::Verdict verdict) mutable {
+        // From here on the check runs to its end whatever the device does (after_login sees a closed
+        // device); its slot counts the store's work, not the device.
+        if (cancel.is_connected()) cancel.clear();
+        if (verdict != LoginGate::Verdict::admitted) {
+          std::fill(password.begin(), password.end(), '\0');
+          ticket->release();
+          return done(LoginResult{.status = StoreStatus::unavailable, .text = "Server busy, try again", .session = {}});
+        }
+        auto session = std::make_shared<PooledStoreSession>(executor, backend, std::move(user));
+        session->set_client_ip(std::move(client_ip));
+        session->authenticate(std::move(password), [ticket, done = std::move(done)](LoginResult r) {
+          ticket->release();
+          done(std::move(r));
+        });
+      });
+}
+
+void StorePool::resume(boost::asio::any_io_executor executor, std::string user, std::string client_ip,
+                       std::function<void(LoginResult)> done) {
+  auto ticket = std::make_shared<LoginGate::Ticket>();
+  *ticket = gate_->enter(executor, [backend = backend_, executor, ticket, user = std::move(user),
+                                    client_ip = std::move(client_ip), done = std::move(done)](LoginGate::Verdict verdict) mutable {
+    if (verdict != LoginGate::Verdict::admitted) {
+      ticket->release();
+      return done(LoginResult{.status = StoreStatus::unavailable, .text = "Server busy, try again", .session = {}});
+    }
+    auto session = std::make_shared<PooledStoreSession>(executor, backend, std::move(user));
+    session->set_client_ip(std::move(client_ip));
+    session->authenticate_as_master([ticket, done = std::move(done)](LoginResult r) {
+      ticket->release();
+      done(std::move(r));
+    });
   });
 }
 

@@ -12,16 +12,24 @@
 //
 // Metrics: pimap_edge_backend_connections (open backend sockets), pimap_edge_backend_commands_total
 // {result=ok|no|bad|unavailable} (every command sent to the store, the session's own included),
-// pimap_edge_backend_connect_seconds (connect to logged in, successful ones).
+// pimap_edge_backend_connect_seconds (connect to logged in, successful ones),
+// pimap_edge_login_checks_in_flight / _queued (gauges) and pimap_edge_login_checks_refused_total
+// {reason=queue_full|timed_out}.
+//
+// Credential checks pass a LoginGate first: at most max_concurrent_logins run at the store, up to
+// max_queued_logins wait in order for at most login_queue_timeout; any other is answered
+// `unavailable` with the text "Server busy, try again" without touching the store.
 //
 // Thread-safe: login() may be called from any io thread; each session lives on the executor given.
 
+#include "login_gate.hpp"
 #include "store_gateway.hpp"
 
 #include <pimap/kit/log.hpp>
 #include <pimap/kit/metrics.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,6 +52,10 @@ struct StorePoolOptions {
   std::chrono::milliseconds login_timeout{20'000};
   std::chrono::milliseconds command_timeout{5'000};
   std::chrono::milliseconds idle_timeout{30'000};  // a parked backend connection lives this long
+  // Credential checks running at the store at once, and how many may wait for one (login_gate.hpp).
+  std::size_t max_concurrent_logins = 32;
+  std::size_t max_queued_logins = 512;
+  std::chrono::milliseconds login_queue_timeout{10'000};
 };
 
 class StorePool final : public StoreGateway {
@@ -53,10 +65,15 @@ class StorePool final : public StoreGateway {
   ~StorePool() override;
 
   void login(boost::asio::any_io_executor executor, std::string user, std::string password,
-             std::string client_ip, std::function<void(LoginResult)> done) override;
+             std::string client_ip, std::function<void(LoginResult)> done,
+             boost::asio::cancellation_slot cancel = {}) override;
+  // Through the master user, behind the same LoginGate as login().
+  void resume(boost::asio::any_io_executor executor, std::string user, std::string client_ip,
+              std::function<void(LoginResult)> done) override;
 
  private:
   std::shared_ptr<const StoreBackend> backend_;
+  std::shared_ptr<LoginGate> gate_;
 };
 
 }  // namespace pimap::edge

@@ -66,12 +66,29 @@ void PooledStoreSession::authenticate(std::string password, std::function<void(S
   });
 }
 
+void PooledStoreSession::authenticate_as_master(std::function<void(StoreGateway::LoginResult)> done) {
+  open_connection(user_ + backend_->master_separator + backend_->master_user, backend_->master_password, true,
+                  [self = shared_from_this(), done = std::move(done)](StoreReply r) {
+                    StoreGateway::LoginResult out;
+                    out.text = r.text;
+                    if (r.status == StoreStatus::ok) {
+                      out.status = StoreStatus::ok;
+                      out.session = self;
+                    } else {
+                      out.status = StoreStatus::unavailable;
+                      if (r.status != StoreStatus::unavailable) out.text = "Message store refused the session";
+                      self->backend_->log->warn("store refused the master login", {{"reason", r.text}});
+                    }
+                    done(std::move(out));
+                  });
+}
+
 void PooledStoreSession::open_connection(std::string login_user, std::string password, bool first,
-                                         std::function<void(StoreReply)> done) {
+                                         std::function<void(StoreReply)> done, ConnSlot side) {
   auto conn = StoreConnection::create(executor_, backend_->endpoint);
   const auto start = Clock::now();
   conn->open([self = shared_from_this(), conn, login_user = std::move(login_user), password = std::move(password),
-              first, done = std::move(done), start](StoreReply greeting) mutable {
+              first, done = std::move(done), start, side](StoreReply greeting) mutable {
     if (greeting.status != StoreStatus::ok) {
       self->backend_->log->warn("store unavailable", {{"reason", greeting.text}});
       std::fill(password.begin(), password.end(), '\0');
@@ -79,7 +96,7 @@ void PooledStoreSession::open_connection(std::string login_user, std::string pas
     }
     const bool literal_plus = has(greeting.capabilities, "LITERAL+");
     auto send_login = [self, conn, login_user = std::move(login_user), password = std::move(password), first,
-                       done = std::move(done), start, literal_plus]() mutable {
+                       done = std::move(done), start, literal_plus, side]() mutable {
     std::string login = "LOGIN ";
     imap::Serializer(login, {.literal_plus = literal_plus})
         .astring(login_user)
@@ -90,7 +107,7 @@ void PooledStoreSession::open_connection(std::string login_user, std::string pas
     password.clear();
     conn->command(
         std::move(login), {},
-        [self, conn, first, done = std::move(done), start](StoreReply r) mutable {
+        [self, conn, first, done = std::move(done), start, side](StoreReply r) mutable {
           if (r.status != StoreStatus::ok) {
             conn->abort();
             return done(std::move(r));
@@ -98,8 +115,12 @@ void PooledStoreSession::open_connection(std::string login_user, std::string pas
           if (self->backend_->connect_seconds) {
             self->backend_->connect_seconds->Observe(std::chrono::duration<double>(Clock::now() - start).count());
           }
-          auto adopt = [self, conn, first](std::vector<std::string> caps) {
-            if (first) self->capabilities_ = std::move(caps);
+          auto adopt = [self, conn, first, side](std::vector<std::string> caps) {
+            if (first) self->capabilities_ = share_capabilities(std::move(caps));
+            if (side) {  // a connection of the session's own, never the device's
+              *side = conn;
+              return;
+            }
             self->conn_ = conn;
             conn->set_unsolicited([weak = std::weak_ptr<PooledStoreSession>(self)](const imap::Response& u) {
               if (auto s = weak.lock()) s->on_unsolicited(u);
@@ -259,6 +280,101 @@ const MailboxView* PooledStoreSession::parked_view() const {
 }
 
 bool PooledStoreSession::enabled(std::string_view atom) const { return has(enabled_, atom); }
+
+// --- resuming elsewhere ------------------------------------------------------------------------
+
+std::optional<DeviceView> PooledStoreSession::device_view() const {
+  if (closed_) return std::nullopt;
+  DeviceView out;
+  out.enabled = enabled_;
+  if (!selected_) return out;
+  // view_ is set exactly when it is the device's view (no connection numbers for the device, or
+  // parked for events and kept in step); otherwise it would take a round trip to the store.
+  if (!view_) return std::nullopt;
+  DeviceView::Mailbox m;
+  m.select_command = selected_->command;
+  m.uidvalidity = selected_->uidvalidity.value_or(0);
+  m.uids = *view_;
+  out.mailbox = std::move(m);
+  return out;
+}
+
+void PooledStoreSession::restore_device_view(const DeviceView& view) {
+  if (closed_) return;
+  for (const auto& e : view.enabled) enable(e);
+  deltas_.clear();
+  if (view.mailbox) {
+    selected_ = Selected{view.mailbox->select_command, std::nullopt};
+    if (view.mailbox->uidvalidity != 0) selected_->uidvalidity = view.mailbox->uidvalidity;
+    view_ = view.mailbox->uids;
+    device_exists_ = view_->size();
+  }
+  // The login connection has nothing selected and enabled: the next command opens one that restores
+  // both and reconciles the device from `view`.
+  if (!enabled_.empty() || selected_) {
+    if (busy_) return;  // cannot happen at login; the running command's connection is replaced later
+    retire();
+  }
+}
+
+void PooledStoreSession::close_with_view(std::function<void(std::optional<DeviceView>)> done) {
+  if (closed_ || busy_ || !queue_.empty()) {
+    // A command under way changes the view as it goes: it cannot be pinned down now.
+    auto v = (busy_ || !queue_.empty()) ? std::nullopt : device_view();
+    close();
+    if (done) done(std::move(v));
+    return;
+  }
+  busy_ = true;
+  capture_then_retire([self = shared_from_this(), done = std::move(done)] {
+    self->busy_ = false;
+    auto v = self->device_view();
+    self->close();
+    if (done) done(std::move(v));
+  });
+}
+
+void PooledStoreSession::fetch_aside(std::string uid_set, std::string attributes, OnFetch on_fetch,
+                                     std::function<void(bool ok)> done) {
+  auto fail = [this](std::function<void(bool)> d) {
+    if (d) boost::asio::post(executor_, [d = std::move(d)] { d(false); });
+  };
+  if (closed_ || !selected_) return fail(std::move(done));
+  // EXAMINE: read-only, so the aside connection takes no \Recent from the device's own.
+  std::string examine = selected_->command;
+  if (const auto sp = examine.find(' '); sp != std::string::npos) examine = "EXAMINE" + examine.substr(sp);
+  auto slot = std::make_shared<std::shared_ptr<StoreConnection>>();
+  auto fetch = "UID FETCH " + uid_set + " " + attributes + "\r\n";
+  open_connection(
+      user_ + backend_->master_separator + backend_->master_user, backend_->master_password, false,
+      [slot, examine = std::move(examine), fetch = std::move(fetch), on_fetch = std::move(on_fetch),
+       done = std::move(done)](StoreReply r) mutable {
+        auto conn = *slot;
+        if (r.status != StoreStatus::ok || !conn) {
+          if (conn) conn->abort();
+          return done(false);
+        }
+        conn->command(std::move(examine), {},
+                      [conn, fetch = std::move(fetch), on_fetch = std::move(on_fetch),
+                       done = std::move(done)](StoreReply e) mutable {
+                        if (e.status != StoreStatus::ok) {
+                          conn->logout();
+                          return done(false);
+                        }
+                        conn->command(
+                            std::move(fetch),
+                            [on_fetch](const imap::Response& u) {
+                              if (u.untagged != imap::UntaggedKind::fetch) return;
+                              if (const auto uid = u.fetch.uid()) on_fetch(*uid, u.raw);
+                            },
+                            [conn, done = std::move(done)](StoreReply f) {
+                              conn->logout();
+                              done(f.status == StoreStatus::ok);
+                            });
+                      });
+      },
+      slot);
+}
 
 // --- running commands --------------------------------------------------------------------------
 
@@ -497,7 +613,7 @@ void PooledStoreSession::enable(std::string_view atom) {
 bool PooledStoreSession::qresync() const { return has(enabled_, "QRESYNC"); }
 
 std::string PooledStoreSession::search_command() const {
-  return has(capabilities_, "ESEARCH") ? "UID SEARCH RETURN (ALL) ALL\r\n" : "UID SEARCH ALL\r\n";
+  return capabilities_ && has(*capabilities_, "ESEARCH") ? "UID SEARCH RETURN (ALL) ALL\r\n" : "UID SEARCH ALL\r\n";
 }
 
 // --- between commands --------------------------------------------------------------------------

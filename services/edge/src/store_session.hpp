@@ -26,6 +26,7 @@
 // locks.
 
 #include "mailbox_view.hpp"
+#include "shared_capabilities.hpp"
 #include "store_connection.hpp"
 #include "store_gateway.hpp"
 
@@ -39,7 +40,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -68,6 +69,9 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   // Logs in as the user with `password` (used for this command only, never kept). On ok the
   // connection becomes the session's first backend connection and `done` gets the session.
   void authenticate(std::string password, std::function<void(StoreGateway::LoginResult)> done);
+  // The first connection through the master user: for a session whose device proved itself some
+  // other way (StoreGateway::resume). Any refusal is `unavailable`: the device did nothing wrong.
+  void authenticate_as_master(std::function<void(StoreGateway::LoginResult)> done);
   // The device's address, sent to the store (ID x-originating-ip) before the credential check.
   void set_client_ip(std::string ip) { client_ip_ = std::move(ip); }
 
@@ -80,12 +84,17 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
     if (conn_) conn_->resume_reading();
   }
   void close() override;
-  std::vector<std::string> capabilities() const override { return capabilities_; }
+  std::vector<std::string> capabilities() const override { return capabilities_ ? *capabilities_ : std::vector<std::string>{}; }
   void view_added(std::uint32_t uid) override;
   void view_removed(std::uint32_t uid) override;
   void park_for_events(std::function<void()> ready) override;
   const MailboxView* parked_view() const override;
   bool enabled(std::string_view atom) const override;
+  std::optional<DeviceView> device_view() const override;
+  void restore_device_view(const DeviceView& view) override;
+  void close_with_view(std::function<void(std::optional<DeviceView>)> done) override;
+  void fetch_aside(std::string uid_set, std::string attributes, OnFetch on_fetch,
+                   std::function<void(bool ok)> done) override;
 
   // For tests and metrics: a backend connection is open.
   bool connected() const noexcept { return conn_ && conn_->usable(); }
@@ -117,8 +126,10 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   void finish(Pending p, StoreResult result);
   void capture_then_retire(std::function<void()> then);
   void retire();
+  // `side` set: the connection is put there instead of becoming the device's connection (conn_).
+  using ConnSlot = std::shared_ptr<std::shared_ptr<StoreConnection>>;
   void open_connection(std::string login_user, std::string password, bool first,
-                       std::function<void(StoreReply)> done);
+                       std::function<void(StoreReply)> done, ConnSlot side = nullptr);
   std::string search_command() const;
   void on_unsolicited(const imap::Response& r);
   void track(const imap::Response& r);
@@ -133,11 +144,11 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   std::shared_ptr<StoreConnection> conn_;
   boost::asio::steady_timer idle_timer_;
   std::uint64_t idle_generation_ = 0;
-  std::deque<Pending> queue_;
+  std::list<Pending> queue_;  // not deque: an empty deque allocates ~600 bytes per idle session
   bool busy_ = false;
   bool parked_ = false;
   bool closed_ = false;
-  std::vector<std::string> capabilities_;
+  Capabilities capabilities_;  // shared by every session that got the same list
   std::vector<std::string> enabled_;  // upper-case; what the device ENABLEd (CONDSTORE also when implied)
   std::optional<Selected> selected_;
   std::optional<std::uint32_t> seen_uidvalidity_;  // from the running SELECT's responses

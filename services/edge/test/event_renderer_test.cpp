@@ -53,11 +53,25 @@ TEST(EventRenderer, NewMessageTheDeviceAlreadyKnowsIsNotRepeated) {
   EXPECT_EQ(view.size(), 3u);
 }
 
-TEST(EventRenderer, NewMessageBelowTheHighestKnownUidIsLeftToReconciliation) {
+TEST(EventRenderer, NewMessageBelowTheHighestKnownUidAsksForScopedResync) {
+  // A late event (the store-watcher's reconcile after an outage): 3 cannot be numbered after 5.
   MailboxView view = MailboxView::from_uids({1, 5});
   const Rendered r = render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3}), inbox(), &view);
-  EXPECT_EQ(r.lines, "");
+  EXPECT_EQ(r.lines, "* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
+  EXPECT_TRUE(r.changes.empty());
   EXPECT_FALSE(view.contains(3));
+  EXPECT_EQ(view.size(), 2u);
+}
+
+TEST(EventRenderer, LateLowerUidStillAppendsTheHigherOnesThenResyncsOnce) {
+  MailboxView view = MailboxView::from_uids({1, 5});
+  v1::SessionPush push;
+  *push.add_events()->mutable_event() = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {2, 6});
+  *push.add_events()->mutable_event() = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {4});
+  const Rendered r = render_push(push, inbox(), &view);
+  EXPECT_EQ(r.lines, "* 3 EXISTS\r\n* 1 RECENT\r\n* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
+  EXPECT_EQ(r.changes, (std::vector<ViewChange>{{true, 6}}));
+  EXPECT_EQ(view.size(), 3u);
 }
 
 TEST(EventRenderer, ExpungeNamesSequenceNumbersHighestFirst) {

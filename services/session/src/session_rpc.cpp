@@ -72,10 +72,28 @@ grpc::ServerUnaryReactor* SessionRpc::Open(grpc::CallbackServerContext* ctx, con
 }
 
 grpc::Status SessionRpc::do_open(const v1::OpenRequest& req, v1::OpenResponse& resp) {
-  const DeviceKey device = device_of(req.device());
+  const bool by_id = !req.has_device() && !req.session_id().empty();
+  DeviceKey device = device_of(req.device());
+  if (by_id) {
+    // A cookie alone: it resumes the session it names, or nothing. The id index may outlive a
+    // session that was replaced, so the device's own session must still carry the id.
+    auto found = store_.sessions.lookup_by_id(req.session_id());
+    if (!found) return to_status(found.error());
+    if (!*found) return {grpc::StatusCode::NOT_FOUND, "unknown or expired session"};
+    auto live = store_.sessions.lookup(**found);
+    if (!live) return to_status(live.error());
+    if (!*live || (*live)->id != req.session_id()) return {grpc::StatusCode::NOT_FOUND, "unknown or expired session"};
+    device = **found;
+  }
   auto opened = store_.sessions.open(device, {req.edge_id(), req.binding()});
   if (!opened) return to_status(opened.error());
   const auto& s = opened->session;
+  if (by_id && (!opened->resumed || s.id != req.session_id())) {
+    // It ended between the lookup and the open: the new session is the device's next login's.
+    return {grpc::StatusCode::NOT_FOUND, "unknown or expired session"};
+  }
+  resp.mutable_device()->set_user(device.user);
+  resp.mutable_device()->set_device_id(device.device_id);
   resp.set_session_id(s.id);
   resp.set_resumed(opened->resumed);
   resp.set_epoch(s.epoch);
@@ -92,6 +110,16 @@ grpc::Status SessionRpc::do_open(const v1::OpenRequest& req, v1::OpenResponse& r
     if (opened->pending.resync) metrics_.resyncs.Increment();
   } else {
     metrics_.opened.Increment();
+  }
+  // The edge renders new mail with it from the first event on; a failure only costs the unsolicited
+  // FETCH (the default), never the login.
+  static const std::string kNewFormat[] = {"PIMAP_INBAND_NEW_FORMAT"};
+  if (auto prefs = store_.prefs.get(device, kNewFormat)) {
+    for (const auto& [name, value] : *prefs) {
+      if (name == "PIMAP_INBAND_NEW_FORMAT") resp.set_inband_new_format(value);
+    }
+  } else {
+    metrics_.redis_errors.Increment();
   }
   apply_policy(device, req.edge_id(), s.epoch);
   return grpc::Status::OK;
@@ -125,6 +153,7 @@ grpc::ServerUnaryReactor* SessionRpc::Detach(grpc::CallbackServerContext* ctx, c
     p.folder = req->folder();
     p.acked_seq = req->acked_seq();
     p.epoch = req->epoch();
+    p.view_version = req->view_version();
     p.view.insert(req->view().begin(), req->view().end());
     auto r = store_.sessions.detach(device, req->session_id(), p);
     if (!r) return to_status(r.error());
@@ -153,8 +182,20 @@ grpc::ServerUnaryReactor* SessionRpc::Ack(grpc::CallbackServerContext* ctx, cons
                                           v1::Empty*) {
   return run(ctx, "ack", [this, req] {
     const DeviceKey device = device_of(req->device());
-    auto r = store_.sessions.ack(device, req->session_id(), req->acked_seq());
-    if (!r) return to_status(r.error());
+    if (req->checkpoint()) {
+      // A Detach that keeps the connection: same atomic step (acknowledgement + state + view).
+      sessionstore::DetachParams p;
+      p.state = req->state() == v1::SELECTED ? sessionstore::SessionState::selected
+                                             : sessionstore::SessionState::authenticated;
+      p.folder = req->folder();
+      p.acked_seq = req->acked_seq();
+      p.epoch = req->epoch();
+      p.view_version = req->view_version();
+      p.view.insert(req->view().begin(), req->view().end());
+      if (auto r = store_.sessions.detach(device, req->session_id(), p); !r) return to_status(r.error());
+    } else if (auto r = store_.sessions.ack(device, req->session_id(), req->acked_seq()); !r) {
+      return to_status(r.error());
+    }
     // An acknowledgement is the device's activity: it is not the longest idle connection any more.
     if (auto m = store_.policy.mark(device.user, device.device_id, true, now_ms()); !m)
       metrics_.redis_errors.Increment();

@@ -256,6 +256,44 @@ TEST_F(SessionServiceTest, CloseMakesTheNextLoginAFirstLogin) {
   EXPECT_EQ(call(&v1::SessionService::Stub::Ack, ack).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(SessionServiceTest, OpenBySessionIdAloneResumesThatSessionAndNothingElse) {
+  const auto phone = device("Pphone");
+  v1::OpenResponse first;
+  ASSERT_TRUE(open(phone, "edge-a", &first).ok());
+  append(phone, new_message(phone.user(), "INBOX", 1));
+  auto by_id = [&](const std::string& id, v1::OpenResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    v1::OpenRequest req;  // no device: the cookie is all the edge has
+    req.set_edge_id("edge-b");
+    req.set_binding("https");
+    req.set_session_id(id);
+    return stub->Open(&ctx, req, resp);
+  };
+  v1::OpenResponse resumed;
+  ASSERT_TRUE(by_id(first.session_id(), &resumed).ok());
+  EXPECT_TRUE(resumed.resumed());
+  EXPECT_EQ(resumed.session_id(), first.session_id());
+  EXPECT_EQ(resumed.device().user(), phone.user());
+  EXPECT_EQ(resumed.device().device_id(), phone.device_id());
+  ASSERT_EQ(resumed.pending_size(), 1);
+  EXPECT_GT(resumed.epoch(), first.epoch());
+
+  v1::OpenResponse none;
+  EXPECT_EQ(by_id("AAAAAAAAAAAAAAAAAAAAAAAAAA", &none).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(by_id("not-an-id", &none).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // After LOGOUT the id resumes nothing, and creates nothing either.
+  v1::CloseRequest close;
+  close.set_session_id(first.session_id());
+  *close.mutable_device() = phone;
+  ASSERT_TRUE(call(&v1::SessionService::Stub::Close, close).ok());
+  EXPECT_EQ(by_id(first.session_id(), &none).error_code(), grpc::StatusCode::NOT_FOUND);
+  auto live = store.sessions.lookup({phone.user(), phone.device_id()});
+  ASSERT_TRUE(live);
+  EXPECT_FALSE(live->has_value());
+}
+
 TEST_F(SessionServiceTest, EdgeStreamPushesPendingOnAttachAndLiveEventsOnWakeUp) {
   const auto phone = device("Pphone");
   v1::OpenResponse opened;

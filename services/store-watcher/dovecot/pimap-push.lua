@@ -12,6 +12,11 @@
 --
 -- The intake answers only after the events are durably in Kafka. A failed POST is logged here and
 -- otherwise ignored: the store-watcher's MODSEQ reconcile finds the change later.
+--
+-- Runs inside every mail process (LMTP, IMAP), as the mail user's uid: the file must be readable by
+-- all of them. Checked against Dovecot 2.3.19 (scripts/stack renders this setup;
+-- integration-tests/test_store_watcher_events.py drives it with real clients). Dovecot's events give
+-- mailbox names only for create/rename/delete; the status block below carries their UIDVALIDITY.
 
 local http_client = nil
 
@@ -147,6 +152,10 @@ function dovecot_lua_notify_end_txn(ctx, success)
   req:set_payload(body)
   local res = req:submit()
   if res:status() ~= 200 then
-    dovecot.i_error("pimap-push: " .. url .. " answered " .. res:status() .. " " .. tostring(res:reason()))
+    -- The intake's answer body says why (field names, never the payload); older Dovecots lack payload().
+    local detail = ""
+    local ok, text = pcall(function() return res:payload() end)
+    if ok and type(text) == "string" and text ~= "" then detail = ": " .. (text:gsub("%s+$", "")):sub(1, 300) end
+    dovecot.i_error("pimap-push: " .. url .. " answered " .. res:status() .. " " .. tostring(res:reason()) .. detail)
   end
 end

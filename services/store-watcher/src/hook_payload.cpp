@@ -164,8 +164,13 @@ HookParse parse_ox_payload(std::string_view body, std::int64_t observed_unix_us)
   auto subject = f.string("subject", false);
   auto unseen = f.u32("unseen", false);
   if (!r.error.empty()) return r;
-  if (*uid == 0 || *uidvalidity == 0 || folder->empty()) {
-    r.error = "'folder', 'imap-uid' and 'imap-uidvalidity' must be set";
+  if (folder->empty()) {
+    r.error = "'folder' empty";
+    return r;
+  }
+  if (*uid == 0 || *uidvalidity == 0) {  // saved without a UID yet (see parse_lua_payload)
+    r.batch.reconcile_mailboxes.push_back(*folder);
+    r.ok = true;
     return r;
   }
   StoreEvent e = base_event(*user, *folder, *uidvalidity, StoreEvent::MESSAGE_NEW, observed_unix_us);
@@ -184,11 +189,10 @@ HookParse parse_ox_payload(std::string_view body, std::int64_t observed_unix_us)
   return r;
 }
 
-HookParse parse_lua_payload(std::string_view body, std::int64_t observed_unix_us) {
+namespace {
+
+HookParse parse_lua(const json::object* obj, std::int64_t observed_unix_us) {
   HookParse r;
-  json::value doc;
-  const json::object* obj = parse_object(body, doc, r.error);
-  if (obj == nullptr) return r;
   Fields top{*obj, r.error, ""};
   auto version = top.u32("v", true);
   auto user = top.string("user", true);
@@ -254,12 +258,15 @@ HookParse parse_lua_payload(std::string_view body, std::int64_t observed_unix_us
 
     if (*type == "MessageNew" || *type == "MessageAppend" || *type == "MessageExpunge" ||
         *type == "FlagsSet" || *type == "FlagsClear") {
-      auto uidvalidity = f.u32("uidvalidity", true);
-      auto uid = f.u32("uid", true);
+      // Dovecot leaves the UID 0 when it saved without assigning one: Maildir only try-locks its
+      // uidlist at commit, so under concurrent LMTP deliveries the UID is given by the next sync
+      // (issue #5: a third of a 50-mail burst). The change is real, only unnamed: the store says which.
+      auto uidvalidity = f.u32("uidvalidity", false);
+      auto uid = f.u32("uid", false);
       if (!r.error.empty()) return r;
-      if (*uid == 0 || *uidvalidity == 0) {
-        r.error = where + "'uid' and 'uidvalidity' must be non-zero";
-        return r;
+      if (uid.value_or(0) == 0 || uidvalidity.value_or(0) == 0) {
+        reconcile(*mailbox);
+        continue;
       }
       if (*type == "MessageExpunge") {
         StoreEvent e = base_event(*user, *mailbox, *uidvalidity, StoreEvent::MESSAGE_EXPUNGED, observed_unix_us);
@@ -298,6 +305,11 @@ HookParse parse_lua_payload(std::string_view body, std::int64_t observed_unix_us
       const auto kind = *type == "MailboxCreate"   ? StoreEvent::MAILBOX_CREATED
                         : *type == "MailboxDelete" ? StoreEvent::MAILBOX_DELETED
                                                    : StoreEvent::MAILBOX_RENAMED;
+      // Dovecot's Lua events name the mailbox only; its status after the transaction has the
+      // UIDVALIDITY, which makes the id the one a reconcile run gives the same change.
+      if (!uidvalidity)
+        if (auto it = status.find(*mailbox); it != status.end() && it->second.uidvalidity() != 0)
+          uidvalidity = it->second.uidvalidity();
       StoreEvent e = base_event(*user, *mailbox, uidvalidity.value_or(0), kind, observed_unix_us);
       if (kind == StoreEvent::MAILBOX_RENAMED) {
         auto old = f.string("old_mailbox", true);
@@ -311,6 +323,35 @@ HookParse parse_lua_payload(std::string_view body, std::int64_t observed_unix_us
     }
   }
   r.ok = true;
+  return r;
+}
+
+}  // namespace
+
+HookParse parse_lua_payload(std::string_view body, std::int64_t observed_unix_us) {
+  json::value doc;
+  std::string error;
+  const json::object* obj = parse_object(body, doc, error);
+  if (obj == nullptr) {
+    HookParse r;
+    r.error = std::move(error);
+    return r;
+  }
+  HookParse r = parse_lua(obj, observed_unix_us);
+  if (r.ok) return r;
+  // Rejected, yet whatever names the user and mailboxes lets the store be asked what changed.
+  r.batch = HookBatch{};
+  if (const auto* u = obj->if_contains("user"); u != nullptr && u->is_string()) r.batch.user = u->get_string();
+  auto note = [&](std::string_view mb) {
+    if (mb.empty()) return;
+    auto& v = r.batch.reconcile_mailboxes;
+    if (std::find(v.begin(), v.end(), mb) == v.end()) v.emplace_back(mb);
+  };
+  if (const auto* ev = obj->if_contains("events"); ev != nullptr && ev->is_array())
+    for (const auto& item : ev->get_array())
+      if (item.is_object())
+        for (const char* key : {"mailbox", "old_mailbox"})
+          if (const auto* m = item.get_object().if_contains(key); m != nullptr && m->is_string()) note(m->get_string());
   return r;
 }
 

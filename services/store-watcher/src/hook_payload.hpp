@@ -14,6 +14,9 @@
 //              {"type":"MailboxCreate"|"MailboxDelete","mailbox","uidvalidity"?}
 //              {"type":"MailboxRename","mailbox","old_mailbox","uidvalidity"?}],
 //    "status":{"<mailbox>":{"messages","uidnext","unseen","highestmodseq","uidvalidity"}}?}
+//   A message event with uid or uidvalidity 0 (Dovecot saved the mail without assigning a UID yet:
+//   Maildir under concurrent deliveries) also sends its mailbox to `reconcile`, as does an OX
+//   messageNew without a UID.
 //   Unknown types (MailboxSubscribe, ...) are ignored. A flag change without the full new set cannot
 //   become a FLAGS_CHANGED event (devices need the whole set): its mailbox goes to `reconcile`, and
 //   the store, the truth, says what the flags are now.
@@ -37,6 +40,8 @@ struct HookBatch {
 struct HookParse {
   bool ok = false;
   std::string error;  // why the payload was rejected (answered 400, Dovecot logs it)
+  // When !ok: events empty; user and reconcile_mailboxes hold what could still be read (Lua payloads
+  // that are JSON objects), so the store can be asked about a change the payload failed to describe.
   HookBatch batch;
 };
 

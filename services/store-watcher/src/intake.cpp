@@ -29,7 +29,18 @@ void Intake::handle(std::string_view method, std::string_view target, std::strin
   }
   if (!parsed.ok) {
     if (metrics_ != nullptr) metrics_->hook(kind, "bad_request");
-    respond(400, parsed.error + "\n");
+    const auto& user = parsed.batch.user;
+    const auto& mailboxes = parsed.batch.reconcile_mailboxes;
+    const bool salvage = !user.empty() && !mailboxes.empty() && reconcile_;
+    if (on_rejected_) on_rejected_(kind, user, parsed.error, salvage ? mailboxes : std::vector<std::string>{});
+    if (!salvage) {
+      respond(400, parsed.error + "\n");
+      return;
+    }
+    // Still 400 (resending the same bytes cannot help), but only once the reconcile request is durable.
+    reconcile_(user, mailboxes, [respond = std::move(respond), error = parsed.error](const kafka::Error& e) {
+      respond(400, error + (e.ok() ? "; reconcile requested\n" : "; reconcile request failed: " + e.message + "\n"));
+    });
     return;
   }
 

@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -38,7 +40,9 @@ struct IntakeServer::Impl : std::enable_shared_from_this<IntakeServer::Impl> {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         continue;  // e.g. EMFILE: keep serving the connections we have
       }
-      asio::co_spawn(io, serve(std::move(socket)), asio::detached);
+      // One strand per connection: the answer is posted to it from another thread, and must not
+      // run between handler() returning and the coroutine starting its wait (a lost wake-up).
+      asio::co_spawn(asio::make_strand(io), serve(std::move(socket)), asio::detached);
     }
   }
 
@@ -61,7 +65,8 @@ struct IntakeServer::Impl : std::enable_shared_from_this<IntakeServer::Impl> {
         std::string body;
       };
       auto answer = std::make_shared<Answer>();
-      auto wake = std::make_shared<asio::steady_timer>(stream.get_executor(), asio::steady_timer::time_point::max());
+      auto wake = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                       asio::steady_timer::time_point::max());
       pending.fetch_add(1);
       stream.expires_never();
       handler(req.method_string(), req.target(), req.body(), [answer, wake](int status, std::string body) {

@@ -1,9 +1,12 @@
 // pimap-store-watcher: turns store changes into StoreEvents in Kafka (docs/store-watcher.md).
 
 #include "control_loop.hpp"
+#include "imap_store_view.hpp"
 #include "intake.hpp"
 #include "intake_server.hpp"
 #include "metrics.hpp"
+#include "newly_watched.hpp"
+#include "notify_watcher.hpp"
 #include "ownership.hpp"
 #include "publisher.hpp"
 #include "reconciler.hpp"
@@ -37,19 +40,6 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
-// Until libs/imap's client is wired in: every reconcile fails with a clear reason (and is counted),
-// hooks still flow.
-class UnavailableStore final : public sw::StoreView {
- public:
-  sw::Outcome<std::vector<sw::MailboxSnapshot>> mailboxes(const std::string&) override {
-    return sw::Outcome<std::vector<sw::MailboxSnapshot>>::failure("IMAP store view not available in this build");
-  }
-  sw::Outcome<sw::MailboxChanges> changes_since(const std::string&, const std::string&,
-                                                const sw::MailboxState&) override {
-    return sw::Outcome<sw::MailboxChanges>::failure("IMAP store view not available in this build");
-  }
-};
-
 kit::Schema schema() {
   kit::Schema s;
   s.host_port("intake.listen", "push_notification HTTP intake (Dovecot OX / Lua driver)").def("127.0.0.1:8080");
@@ -64,7 +54,7 @@ kit::Schema schema() {
       .def(10s).range(1s, 300s);
   s.string("store.host", "IMAP store host (IMAPS)").def("127.0.0.1");
   s.integer("store.port", "IMAP store port (IMAPS)").def(993).range(std::int64_t{1}, std::int64_t{65535});
-  s.host_port("store.imap", "Store IMAP host:port as scripts/stack renders it (superseded by store.host/port)")
+  s.host_port("store.imap", "Store plain IMAP host:port, used with STARTTLS (overrides store.host/port)")
       .optional();
   s.string("store.ca_file", "CA bundle to verify the store's certificate").optional();
   s.string("store.master_user", "Dovecot master user (logins are <user>*<master>)").def("pimap-master");
@@ -73,6 +63,10 @@ kit::Schema schema() {
   s.enumeration("watch.mode", {"push_notification", "idle", "notify"}, "How store changes are observed")
       .def("push_notification");
   s.duration("reconcile.interval", "Periodic reconcile of every owned watched user").def(5min).range(1s, 24h);
+  s.duration("watch.users_refresh",
+             "How often the owned watched users are re-read (notify: their connections; push_notification: "
+             "new ones get a reconcile baseline at once)")
+      .def(1s).range(1s, 1h);
   return s;
 }
 
@@ -83,9 +77,9 @@ int main(int argc, char** argv) {
   const auto& cfg = svc.config();
   const auto& log = svc.log();
 
-  if (cfg.string("watch.mode") != "push_notification")
-    log.warn("watch.mode idle/notify is not implemented yet; only hooks and reconcile run",
-             {{"mode", cfg.string("watch.mode")}});
+  const std::string mode = cfg.string("watch.mode");
+  if (mode == "idle")
+    log.warn("watch.mode idle is not implemented; use notify (Dovecot offers NOTIFY). Only hooks and reconcile run");
 
   sw::Metrics metrics(*kit::process_registry());
   auto kafka_log = [&log](int level, const std::string& msg) {
@@ -130,7 +124,22 @@ int main(int argc, char** argv) {
 
   sw::Ownership ownership(partitions);
   sw::RedisState redis(cfg.host_port("redis.address").to_string());
-  UnavailableStore store;
+  sw::ImapStoreOptions so;
+  if (cfg.has("store.imap")) {
+    so.host = cfg.host_port("store.imap").host;
+    so.port = cfg.host_port("store.imap").port;
+    so.implicit_tls = false;
+  } else {
+    so.host = cfg.string("store.host");
+    so.port = static_cast<std::uint16_t>(cfg.integer("store.port"));
+  }
+  if (cfg.has("store.ca_file")) so.ca_file = cfg.string("store.ca_file");
+  so.master_user = cfg.string("store.master_user");
+  if (cfg.has("store.master_password"))
+    so.master_password = cfg.string("store.master_password");
+  else
+    log.warn("store.master_password is not set: reconcile cannot log in to the store");
+  sw::ImapStoreView store(so);
   sw::Publisher publisher(*producer, topic, &metrics);
   sw::Reconciler reconciler(
       store, redis,
@@ -175,12 +184,44 @@ int main(int argc, char** argv) {
   lo.control_topic = control_topic;
   lo.reconcile_interval = cfg.duration("reconcile.interval");
   lo.watched_users = [&redis] { return redis.watched_users(); };
+  lo.on_watched = [&metrics](std::size_t n) { metrics.set_watched_users(static_cast<double>(n)); };
+
   lo.on_report = [&](const std::string& user, const sw::Reconciler::Report& r) {
     metrics.reconcile_run(r.ok, r.changes);
     if (!r.ok)
       log.warn("reconcile failed", {{"user", user}, {"error", r.error}});
     else if (r.changes > 0)
       log.info("reconcile published missed changes", {{"user", user}, {"changes", r.changes}});
+    else
+      log.debug("reconcile: nothing missed", {{"user", user}, {"baseline", r.baseline}});
+  };
+  std::unique_ptr<sw::NotifyWatcher> notify;
+  if (mode == "notify") {
+    notify = std::make_unique<sw::NotifyWatcher>(
+        so, [&producer, &log, control_topic, partitions](const std::string& user, const std::vector<std::string>& boxes) {
+          // Through the control topic like a hook's request: the shard's owner (normally us) runs it.
+          sw::ControlLoop::request(*producer, control_topic, partitions, user, boxes, [&log, user](const kafka::Error& e) {
+            if (!e.ok()) log.warn("NOTIFY: reconcile request not produced", {{"user", user}, {"error", e.message}});
+          });
+        });
+    lo.users_refresh = cfg.duration("watch.users_refresh");
+    lo.on_owned_users = [&notify](std::vector<std::string> users) { notify->set_users(std::move(users)); };
+    log.info("watch.mode notify: one IMAP NOTIFY connection per owned watched user");
+  } else {
+    // Hooks report changes, but a flag change is a reconcile, and a user's first reconcile only
+    // records a baseline: give newly watched users one before their device can miss anything.
+    lo.users_refresh = cfg.duration("watch.users_refresh");
+    lo.on_owned_users = [&producer, &log, control_topic, partitions,
+                         fresh = std::make_shared<sw::NewlyWatched>()](std::vector<std::string> users) {
+      for (const auto& user : fresh->update(users))
+        sw::ControlLoop::request(*producer, control_topic, partitions, user, {}, [&log, user](const kafka::Error& e) {
+          if (!e.ok()) log.warn("baseline request for a new watched user not produced", {{"user", user}, {"error", e.message}});
+        });
+    };
+  }
+  lo.on_pending = [&metrics, &notify](std::size_t n) {  // every turn of the control loop
+    metrics.set_reconcile_pending(static_cast<double>(n));
+    if (notify) metrics.set_notify_connections(static_cast<double>(notify->active()));
   };
   sw::ControlLoop loop(lo, *consumer, ownership, reconciler);
 
@@ -191,6 +232,13 @@ int main(int argc, char** argv) {
         sw::ControlLoop::request(*producer, control_topic, partitions, user, mailboxes, std::move(done));
       },
       &metrics, unix_us);
+  intake.on_rejected([&log](std::string_view kind, const std::string& user, const std::string& reason,
+                            const std::vector<std::string>& reconcile) {
+    std::string mailboxes;
+    for (const auto& m : reconcile) mailboxes += (mailboxes.empty() ? "" : ",") + m;
+    log.warn("hook rejected (400)", {{"driver", std::string(kind)}, {"user", user}, {"reason", reason},
+                                     {"reconcile_requested", mailboxes}});
+  });
   sw::IntakeServer server(svc.io(), [&intake](std::string_view method, std::string_view target,
                                                std::string_view body, sw::IntakeServer::Respond respond) {
     intake.handle(method, target, body, std::move(respond));
@@ -227,5 +275,6 @@ int main(int argc, char** argv) {
   const int code = svc.run();
   control.request_stop();
   if (control.joinable()) control.join();
+  notify.reset();
   return code;
 }

@@ -47,7 +47,17 @@ Metrics::Metrics(prometheus::Registry& registry)
                          .Name("pimap_store_watcher_watched_users")
                          .Help("watched users in the shards this replica owns")
                          .Register(registry)
-                         .Add({})) {
+                         .Add({})),
+      reconcile_pending_(prometheus::BuildGauge()
+                             .Name("pimap_store_watcher_reconcile_pending_users")
+                             .Help("users with a reconcile queued or backing off after a failure")
+                             .Register(registry)
+                             .Add({})),
+      notify_connections_(prometheus::BuildGauge()
+                              .Name("pimap_store_watcher_notify_connections")
+                              .Help("watch.mode notify: IMAP connections with NOTIFY in effect")
+                              .Register(registry)
+                              .Add({})) {
   // Every series exists from the start, so dashboards and alerts see zeros instead of gaps (and a
   // scrape lists every family: an empty labelled family is not serialised at all).
   for (const char* kind : {"ox", "lua"})

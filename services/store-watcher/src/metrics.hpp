@@ -21,6 +21,8 @@ class Metrics {
   void reconcile_run(bool ok, std::size_t changes);
   void set_owned_partitions(double n) { owned_partitions_.Set(n); }
   void set_watched_users(double n) { watched_users_.Set(n); }
+  void set_reconcile_pending(double n) { reconcile_pending_.Set(n); }
+  void set_notify_connections(double n) { notify_connections_.Set(n); }
 
  private:
   prometheus::Family<prometheus::Counter>& hooks_;
@@ -32,6 +34,8 @@ class Metrics {
   prometheus::Counter& reconcile_changes_;
   prometheus::Gauge& owned_partitions_;
   prometheus::Gauge& watched_users_;
+  prometheus::Gauge& reconcile_pending_;
+  prometheus::Gauge& notify_connections_;
 };
 
 }  // namespace pimap::store_watcher

@@ -17,6 +17,41 @@ MailboxState state_of(const pimap::v1::MailboxStatus& s) {
 
 }  // namespace
 
+Outcome<std::vector<StoreEvent>> Reconciler::last_transaction(const std::string& user,
+                                                              const std::vector<std::string>& only,
+                                                              const std::vector<MailboxSnapshot>& snapshots,
+                                                              std::int64_t observed) {
+  std::vector<StoreEvent> out;
+  for (const auto& snap : snapshots) {
+    if (std::find(only.begin(), only.end(), snap.name) == only.end()) continue;
+    const std::uint64_t top = snap.status.highestmodseq();
+    if (top <= 1) continue;  // nothing changed since the mailbox was created
+    MailboxState since = state_of(snap.status);
+    since.highestmodseq = top - 1;
+    auto changes = store_.changes_since(user, snap.name, since);
+    if (!changes.ok()) return Outcome<std::vector<StoreEvent>>::failure(snap.name + ": " + changes.error);
+    for (const auto& m : changes.value->changed) {
+      // Only what carries the mailbox's newest MODSEQ: the transaction that fired the hook (or a
+      // later one, also true), with the flags the store holds now.
+      if (m.modseq != top) continue;
+      StoreEvent e;
+      e.set_user(user);
+      e.set_mailbox(snap.name);
+      e.set_uidvalidity(changes.value->status.uidvalidity());
+      e.set_kind(StoreEvent::FLAGS_CHANGED);
+      e.set_observed_unix_us(observed);
+      e.set_source("reconcile");
+      *e.mutable_status() = changes.value->status;
+      e.add_uids(m.uid);
+      e.set_modseq(m.modseq);
+      for (const auto& f : m.flags) e.add_flags(f);
+      assign_event_id(e);
+      out.push_back(std::move(e));
+    }
+  }
+  return Outcome<std::vector<StoreEvent>>::success(std::move(out));
+}
+
 Reconciler::Report Reconciler::reconcile(const std::string& user, const std::vector<std::string>& only) {
   Report report;
   auto old = state_.load(user);
@@ -35,8 +70,23 @@ Reconciler::Report Reconciler::reconcile(const std::string& user, const std::vec
 
   UserState next;
   if (!full) next = before;  // untouched mailboxes keep their state
-  if (before.empty() && full) {
+  if (before.empty()) {
     for (const auto& snap : *snapshots.value) next[snap.name] = state_of(snap.status);
+    std::vector<StoreEvent> last;
+    if (!full) {
+      auto e = last_transaction(user, only, *snapshots.value, now_());
+      if (!e.ok()) {
+        report.error = "store: " + e.error;
+        return report;
+      }
+      last = std::move(*e.value);
+    }
+    report.changes = last.size();
+    if (!last.empty())
+      if (auto e = sink_(std::move(last)); !e.ok()) {
+        report.error = "publish: " + e.message;
+        return report;
+      }
     if (auto e = state_.save(user, next); !e.empty()) {
       report.error = "state: " + e;
       return report;

@@ -4,7 +4,10 @@
 // difference into the same StoreEvents the live paths produce (same ids, so duplicates are dropped
 // downstream). State advances only after Kafka has the events, so a crash repeats, never skips.
 //
-// A user seen for the first time only gets a baseline (nothing was missed: nobody was watching).
+// A user seen for the first time only gets a baseline (nothing was missed: nobody was watching),
+// except when a hook asked about some of its mailboxes (a flag change, which hooks cannot describe
+// fully): then the changes carrying those mailboxes' newest MODSEQ, i.e. the transaction that fired
+// the hook, are published with the flags the store holds, so a user's first flag change is not lost.
 // UIDVALIDITY changed -> RESYNC_REQUIRED. A mailbox that disappeared while one with its UIDVALIDITY
 // appeared is a rename (Dovecot keeps UIDVALIDITY across RENAME); otherwise DELETED / CREATED.
 // Expunges of UIDs at or above the old UIDNEXT are not reported (the device never saw them).
@@ -40,6 +43,12 @@ class Reconciler {
   Report reconcile(const std::string& user, const std::vector<std::string>& mailboxes = {});
 
  private:
+  // FLAGS_CHANGED for the messages of `only` whose MODSEQ is their mailbox's HIGHESTMODSEQ.
+  Outcome<std::vector<pimap::v1::StoreEvent>> last_transaction(const std::string& user,
+                                                               const std::vector<std::string>& only,
+                                                               const std::vector<MailboxSnapshot>& snapshots,
+                                                               std::int64_t observed);
+
   StoreView& store_;
   StateStore& state_;
   Sink sink_;

@@ -41,10 +41,14 @@ std::string RedisState::connect_locked() {
 
 Outcome<UserState> RedisState::load(const std::string& user) {
   std::lock_guard lock(mu_);
-  if (auto e = connect_locked(); !e.empty()) return Outcome<UserState>::failure(e);
   const std::string key = state_key(user);
-  Reply r(static_cast<redisReply*>(redisCommand(ctx_, "HGETALL %b", key.data(), key.size())));
-  if (!r) return Outcome<UserState>::failure(std::string("redis HGETALL: ") + ctx_->errstr);
+  Reply r;
+  for (int attempt = 0; !r; ++attempt) {
+    const bool reused = ctx_ != nullptr && ctx_->err == 0;
+    if (auto e = connect_locked(); !e.empty()) return Outcome<UserState>::failure(e);
+    r.reset(static_cast<redisReply*>(redisCommand(ctx_, "HGETALL %b", key.data(), key.size())));
+    if (!r && !(reused && attempt == 0)) return Outcome<UserState>::failure(std::string("redis HGETALL: ") + ctx_->errstr);
+  }
   if (r->type != REDIS_REPLY_ARRAY) return Outcome<UserState>::failure("redis HGETALL: unexpected reply");
   UserState out;
   for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -58,6 +62,16 @@ Outcome<UserState> RedisState::load(const std::string& user) {
 
 std::string RedisState::save(const std::string& user, const UserState& state) {
   std::lock_guard lock(mu_);
+  for (int attempt = 0;; ++attempt) {
+    const bool reused = ctx_ != nullptr && ctx_->err == 0;
+    std::string error = save_locked(user, state);
+    // A connection Redis closed (it restarted) fails on first use: one retry on a fresh one. The
+    // transaction is idempotent (DEL + HSETs), and a MULTI cut short is discarded by Redis.
+    if (error.empty() || !reused || attempt > 0 || ctx_ == nullptr || ctx_->err == 0) return error;
+  }
+}
+
+std::string RedisState::save_locked(const std::string& user, const UserState& state) {
   if (auto e = connect_locked(); !e.empty()) return e;
   const std::string key = state_key(user);
   // MULTI/EXEC: a reader never sees a half-replaced state.
@@ -87,18 +101,26 @@ std::string RedisState::save(const std::string& user, const UserState& state) {
 Outcome<std::vector<std::string>> RedisState::watched_users() {
   using O = Outcome<std::vector<std::string>>;
   std::lock_guard lock(mu_);
+  const bool reused = ctx_ != nullptr && ctx_->err == 0;
   if (auto e = connect_locked(); !e.empty()) return O::failure(e);
   std::vector<std::string> users;
   std::string cursor = "0";
-  do {
+  bool retried = false;
+  while (true) {
     Reply r(static_cast<redisReply*>(redisCommand(ctx_, "SSCAN %b %b COUNT 1000", watched_key_.data(),
                                                   watched_key_.size(), cursor.data(), cursor.size())));
+    if (!r && reused && !retried && cursor == "0") {  // Redis restarted since our last call: reconnect once
+      retried = true;
+      if (auto e = connect_locked(); !e.empty()) return O::failure(e);
+      continue;
+    }
     if (!r) return O::failure(std::string("redis SSCAN: ") + ctx_->errstr);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) return O::failure("redis SSCAN: unexpected reply");
     cursor.assign(r->element[0]->str, r->element[0]->len);
     for (std::size_t i = 0; i < r->element[1]->elements; ++i)
       users.emplace_back(r->element[1]->element[i]->str, r->element[1]->element[i]->len);
-  } while (cursor != "0");
+    if (cursor == "0") break;
+  }
   return O::success(std::move(users));
 }
 

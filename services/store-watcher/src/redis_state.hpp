@@ -16,7 +16,9 @@ namespace pimap::store_watcher {
 
 class RedisState final : public StateStore {
  public:
-  // "host:port"; connects lazily and reconnects after errors.
+  // "host:port"; connects lazily and reconnects after errors. A command that fails on a connection Redis
+  // closed meanwhile (a Redis restart) is retried once on a new connection; anything else is the caller's
+  // to retry (the control loop's ReconcileQueue).
   explicit RedisState(std::string address, std::string watched_key = "pimap:watched");
   ~RedisState() override;
 
@@ -29,6 +31,7 @@ class RedisState final : public StateStore {
 
  private:
   std::string connect_locked();
+  std::string save_locked(const std::string& user, const UserState& state);
   std::string address_;
   std::string watched_key_;
   std::mutex mu_;

@@ -110,6 +110,23 @@ TEST(LuaPayload, FlagChangeWithoutFullSetAsksForReconcile) {
   EXPECT_EQ(r.batch.reconcile_mailboxes, std::vector<std::string>{"INBOX"});
 }
 
+// What Dovecot 2.3's Lua driver really sends for CREATE + RENAME: names only, the UIDVALIDITY is in
+// the status block. The ids must match what a reconcile run computes for the same change.
+TEST(LuaPayload, MailboxEventsTakeUidvalidityFromTheStatusBlock) {
+  auto r = parse_lua_payload(R"({"v":1,"user":"bob","events":[
+      {"type":"MailboxCreate","mailbox":"Foo"},
+      {"type":"MailboxRename","mailbox":"Bar","old_mailbox":"Foo"},
+      {"type":"MailboxDelete","mailbox":"Old"}],
+    "status":{"Foo":{"uidvalidity":41},"Bar":{"uidvalidity":41,"uidnext":1}}})",
+                             0);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.batch.events.size(), 3u);
+  EXPECT_EQ(r.batch.events[0].event_id(), "bob/Foo/41/created");
+  EXPECT_EQ(r.batch.events[1].event_id(), "bob/Bar/41/renamed-from/Foo");
+  EXPECT_EQ(r.batch.events[1].uidvalidity(), 41u);
+  EXPECT_EQ(r.batch.events[2].uidvalidity(), 0u);  // a deleted mailbox has no status to tell
+}
+
 TEST(LuaPayload, EmptyLuaTablesAreAccepted) {
   auto r = parse_lua_payload(R"({"v":1,"user":"bob","events":{}})", 0);
   ASSERT_TRUE(r.ok) << r.error;
@@ -119,13 +136,58 @@ TEST(LuaPayload, EmptyLuaTablesAreAccepted) {
 TEST(LuaPayload, RejectsWrongVersionAndBadEvents) {
   EXPECT_FALSE(parse_lua_payload(R"({"v":2,"user":"bob","events":[]})", 0).ok);
   EXPECT_FALSE(parse_lua_payload(R"({"v":1,"user":"bob"})", 0).ok);
-  auto no_uid = parse_lua_payload(
-      R"({"v":1,"user":"bob","events":[{"type":"MessageNew","mailbox":"INBOX","uidvalidity":5}]})", 0);
-  EXPECT_FALSE(no_uid.ok);
-  EXPECT_NE(no_uid.error.find("events[0]."), std::string::npos) << no_uid.error;
+  auto no_type = parse_lua_payload(R"({"v":1,"user":"bob","events":[{"mailbox":"INBOX","uid":3}]})", 0);
+  EXPECT_FALSE(no_type.ok);
+  EXPECT_NE(no_type.error.find("events[0]."), std::string::npos) << no_type.error;
   auto rename_without_old = parse_lua_payload(
       R"({"v":1,"user":"bob","events":[{"type":"MailboxRename","mailbox":"X"}]})", 0);
   EXPECT_FALSE(rename_without_old.ok);
+}
+
+// Issue #5: what Dovecot 2.3.19 sent for about a third of 50 concurrent LMTP deliveries into one Maildir
+// (the uidlist was locked by a sibling delivery, so the mail was saved without a UID).
+TEST(LuaPayload, MessageSavedWithoutUidAsksForReconcileInsteadOfFailing) {
+  auto r = parse_lua_payload(
+      R"({"v":1,"user":"user48","events":[)"
+      R"({"type":"MessageNew","mailbox":"INBOX","uidvalidity":1764300000,"uid":0,"from":"a@b","subject":"m06"}],)"
+      R"("status":{"INBOX":{"messages":12,"uidnext":13,"uidvalidity":1764300000,"unseen":12,"highestmodseq":20}}})",
+      0);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.batch.events.empty());
+  EXPECT_EQ(r.batch.reconcile_mailboxes, std::vector<std::string>{"INBOX"});
+  // A transaction mixing named and unnamed saves keeps the named ones as events.
+  auto mixed = parse_lua_payload(
+      R"({"v":1,"user":"bob","events":[{"type":"MessageNew","mailbox":"INBOX","uidvalidity":5,"uid":7},)"
+      R"({"type":"MessageAppend","mailbox":"Sent","uidvalidity":0,"uid":0},)"
+      R"({"type":"MessageExpunge","mailbox":"Trash","uidvalidity":6}]})",
+      0);
+  ASSERT_TRUE(mixed.ok) << mixed.error;
+  ASSERT_EQ(mixed.batch.events.size(), 1u);
+  EXPECT_EQ(mixed.batch.events[0].uids(0), 7u);
+  EXPECT_EQ(mixed.batch.reconcile_mailboxes, (std::vector<std::string>{"Sent", "Trash"}));
+}
+
+TEST(OxPayload, MessageSavedWithoutUidAsksForReconcileInsteadOfFailing) {
+  auto r = parse_ox_payload(
+      R"({"user":"user48","event":"messageNew","folder":"INBOX","imap-uidvalidity":1764300000,"imap-uid":0})", 0);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.batch.events.empty());
+  EXPECT_EQ(r.batch.reconcile_mailboxes, std::vector<std::string>{"INBOX"});
+}
+
+TEST(LuaPayload, RejectedPayloadStillNamesUserAndMailboxes) {
+  auto r = parse_lua_payload(
+      R"({"v":1,"user":"bob","events":[{"type":"MessageNew","mailbox":"INBOX","uidvalidity":5,"uid":"x"},)"
+      R"({"type":"MailboxRename","mailbox":"New","old_mailbox":"Old"}]})",
+      0);
+  ASSERT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("events[0].'uid'"), std::string::npos) << r.error;
+  EXPECT_TRUE(r.batch.events.empty());
+  EXPECT_EQ(r.batch.user, "bob");
+  EXPECT_EQ(r.batch.reconcile_mailboxes, (std::vector<std::string>{"INBOX", "New", "Old"}));
+  auto no_user = parse_lua_payload(R"({"v":1,"events":[{"type":"MessageNew","mailbox":"INBOX"}]})", 0);
+  ASSERT_FALSE(no_user.ok);
+  EXPECT_EQ(no_user.batch.user, "");
 }
 
 }  // namespace

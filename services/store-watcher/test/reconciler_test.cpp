@@ -76,6 +76,30 @@ TEST_F(ReconcilerTest, FirstRunOnlyRecordsBaseline) {
   EXPECT_TRUE(store.asked.empty());
 }
 
+// A hook's flag change for a user never reconciled before: the baseline is recorded and the
+// transaction that fired the hook (the mailbox's newest MODSEQ) is still published.
+TEST_F(ReconcilerTest, FirstRunAskedForAMailboxPublishesItsLastTransaction) {
+  store.boxes = {{"INBOX", status(5, 100, 20)}, {"Sent", status(6, 3, 2)}};
+  MailboxChanges ch;
+  ch.status = status(5, 100, 20);
+  ch.changed = {{7, 100, {"\\Seen"}, std::nullopt}, {9, 99, {"\\Flagged"}, std::nullopt}};
+  store.changes["INBOX"] = ch;
+  auto r = reconciler().reconcile("alice", {"INBOX"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.baseline);
+  ASSERT_EQ(store.asked.size(), 1u);
+  EXPECT_EQ(store.asked[0].second, (MailboxState{5, 99, 20}));
+  ASSERT_EQ(published.size(), 1u);  // uid 9 changed in an earlier transaction: not reported
+  EXPECT_EQ(published[0].kind(), StoreEvent::FLAGS_CHANGED);
+  EXPECT_EQ(published[0].event_id(), "alice/INBOX/5/7@100/flags");
+  EXPECT_EQ(published[0].flags(0), "\\Seen");
+  // The whole user is baselined, so the next full run reports no spurious creations.
+  EXPECT_EQ(state.users["alice"].size(), 2u);
+  published.clear();
+  EXPECT_TRUE(reconciler().reconcile("alice").ok);
+  EXPECT_TRUE(published.empty());
+}
+
 TEST_F(ReconcilerTest, UnchangedMailboxesAreNotSelected) {
   state.users["alice"]["INBOX"] = {5, 100, 20};
   store.boxes = {{"INBOX", status(5, 100, 20)}};

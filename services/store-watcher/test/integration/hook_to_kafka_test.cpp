@@ -1,5 +1,5 @@
-// Against the real stack (scripts/stack up; PIMAP_STACK_JSON): a mail delivered over LMTP to a user
-// whose OX METADATA key is set comes out of Kafka `pimap.events` as a MESSAGE_NEW StoreEvent.
+// Against the real stack (scripts/stack up; PIMAP_STACK_JSON): a mail delivered over LMTP (through
+// whichever push_notification driver the stack renders) comes out of Kafka `pimap.events` as MESSAGE_NEW.
 
 #include <pimap/events.pb.h>
 #include <pimap/kafka/consumer.hpp>

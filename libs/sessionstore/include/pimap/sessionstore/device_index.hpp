@@ -12,6 +12,12 @@
 // prune either changes the token (the prune does nothing) or happens before the check (the check
 // sees the new session or preference). Registrations are written before and after the state they
 // announce, so the entry exists whenever the state does.
+//
+// The same calls keep the SET `<p>:watched` (users whose stores the store-watcher watches): add()
+// puts the user in, and a removal that leaves the user's index empty takes the user out. The SET is
+// in another slot than the index, so this is not atomic: a registration racing the last removal may
+// be dropped from the SET until that device's next registration (Open and preference set register
+// twice, before and after their write, which closes the window in practice).
 
 #include <pimap/redis/pool.hpp>
 #include <pimap/sessionstore/keys.hpp>

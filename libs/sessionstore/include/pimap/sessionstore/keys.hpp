@@ -30,6 +30,9 @@ class Keys {
   std::string user_devices(std::string_view user) const {
     return prefix_ + ":u:{" + std::string(user) + "}:devs";  // HASH device_id -> registration token
   }
+  // Users with at least one indexed device: whose stores the store-watcher watches (maintained
+  // with user_devices by DeviceIndex).
+  std::string watched_users() const { return prefix_ + ":watched"; }  // SET user
   // Pub/sub channel of one session-service instance: wake-ups for the devices it streams to.
   std::string wake_channel(std::string_view instance) const {
     return prefix_ + ":wake:" + std::string(instance);

@@ -8,7 +8,9 @@
 //
 // Each Open increments the session's epoch. A Detach that carries an older epoch comes from a
 // connection that was already replaced (the device reconnected elsewhere first): its acknowledgement
-// still counts, its state (folder, view) does not overwrite the newer connection's.
+// still counts, its state (folder, view) does not overwrite the newer connection's. detach() also
+// serves as a checkpoint of a connection that goes on (the edge records the device's view after an
+// acknowledgement), so a device that reconnects elsewhere first still resumes from a known view.
 
 #include <pimap/redis/pool.hpp>
 #include <pimap/sessionstore/event_queue.hpp>
@@ -35,7 +37,9 @@ struct Session {
   std::int64_t last_contact_ms = 0;
   std::string edge_id;          // the edge of the latest Open
   std::string binding;          // "tcp" | "https"
-  std::map<std::string, std::string> view;  // edge-private state saved at detach
+  // Edge-private view of the device saved by detach(); empty unless it reflects exactly acked_seq
+  // (a later acknowledgement by an older connection, say, makes it unusable).
+  std::map<std::string, std::string> view;
 };
 
 struct OpenParams {
@@ -55,6 +59,9 @@ struct DetachParams {
   std::uint64_t acked_seq = 0;
   std::map<std::string, std::string> view;
   std::uint64_t epoch = 0;  // from the Open of this connection; 0 = do not check
+  // Orders one connection's writes (they may arrive out of order): a write whose version is not above
+  // the last stored for the same epoch changes nothing but the acknowledgement. 0 = always write.
+  std::uint64_t view_version = 0;
 };
 
 struct DetachResult {

@@ -1,0 +1,82 @@
+#include "device_view.hpp"
+
+#include <charconv>
+#include <string_view>
+
+namespace pimap::edge {
+
+namespace {
+
+std::optional<std::uint32_t> number(std::string_view s) {
+  std::uint32_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v == 0) return std::nullopt;
+  return v;
+}
+
+// "1:3,7" as MailboxView::to_string writes it.
+std::optional<MailboxView> uid_set(std::string_view s) {
+  MailboxView v;
+  while (!s.empty()) {
+    const auto comma = s.find(',');
+    const std::string_view item = s.substr(0, comma);
+    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+    const auto colon = item.find(':');
+    const auto first = number(item.substr(0, colon));
+    const auto last = colon == std::string_view::npos ? first : number(item.substr(colon + 1));
+    if (!first || !last) return std::nullopt;
+    v.add_range(*first, *last);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> encode_view(const DeviceView& view) {
+  std::map<std::string, std::string> out;
+  std::string enabled;
+  for (const auto& e : view.enabled) {
+    if (!enabled.empty()) enabled += ' ';
+    enabled += e;
+  }
+  out["e"] = enabled;
+  if (view.mailbox) {
+    out["c"] = view.mailbox->select_command;
+    out["f"] = view.mailbox->name;
+    if (view.mailbox->uidvalidity != 0) out["uv"] = std::to_string(view.mailbox->uidvalidity);
+    out["u"] = view.mailbox->uids.to_string();
+  }
+  return out;
+}
+
+std::optional<DeviceView> decode_view(const std::map<std::string, std::string>& saved) {
+  const auto e = saved.find("e");
+  if (e == saved.end()) return std::nullopt;
+  DeviceView view;
+  std::string_view atoms = e->second;
+  while (!atoms.empty()) {
+    const auto sp = atoms.find(' ');
+    if (sp != 0) view.enabled.emplace_back(atoms.substr(0, sp));
+    atoms = sp == std::string_view::npos ? std::string_view{} : atoms.substr(sp + 1);
+  }
+  const auto c = saved.find("c");
+  if (c == saved.end()) return view;
+  const auto f = saved.find("f");
+  const auto u = saved.find("u");
+  if (f == saved.end() || u == saved.end() || c->second.empty()) return std::nullopt;
+  DeviceView::Mailbox m;
+  m.name = f->second;
+  m.select_command = c->second;
+  if (const auto uv = saved.find("uv"); uv != saved.end()) {
+    const auto n = number(uv->second);
+    if (!n) return std::nullopt;
+    m.uidvalidity = *n;
+  }
+  auto uids = uid_set(u->second);
+  if (!uids) return std::nullopt;
+  m.uids = std::move(*uids);
+  view.mailbox = std::move(m);
+  return view;
+}
+
+}  // namespace pimap::edge

@@ -1,0 +1,45 @@
+#pragma once
+// What a device holds of its session that another edge needs to carry on after a reconnect: the
+// extensions it ENABLEd and, when a mailbox is selected, the exact UIDs it was told (so sequence
+// numbers can be rebuilt) with the mailbox's UIDVALIDITY.
+//
+// The edge keeps none of this across connections: it saves the view with the session service
+// (DetachRequest / checkpointing AckRequest `view`, together with the acknowledged seq) and the edge
+// that resumes the session reads it back from OpenResponse.view. The map is opaque to the session
+// service; these are its only reader and writer.
+//
+//   e   ENABLEd extensions, space-separated upper-case atoms ("CONDSTORE QRESYNC"); may be empty
+//   c   the SELECT/EXAMINE command that restores the mailbox ("SELECT INBOX\r\n")
+//   f   the mailbox name as the device named it
+//   uv  UIDVALIDITY (decimal); absent when the store did not say
+//   u   the UIDs as an IMAP sequence set ("1:40,42"); empty for an empty mailbox
+// A map without `c` describes a session with nothing selected; an empty map means "unknown".
+
+#include "mailbox_view.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pimap::edge {
+
+struct DeviceView {
+  std::vector<std::string> enabled;  // upper-case atoms
+  struct Mailbox {
+    std::string name;
+    std::string select_command;        // CRLF-terminated
+    std::uint32_t uidvalidity = 0;     // 0: not known
+    MailboxView uids;
+    friend bool operator==(const Mailbox&, const Mailbox&) = default;
+  };
+  std::optional<Mailbox> mailbox;      // set when a mailbox is selected
+  friend bool operator==(const DeviceView&, const DeviceView&) = default;
+};
+
+std::map<std::string, std::string> encode_view(const DeviceView& view);
+// nullopt for an empty map (unknown) or one that does not parse: the caller treats both as unknown.
+std::optional<DeviceView> decode_view(const std::map<std::string, std::string>& saved);
+
+}  // namespace pimap::edge

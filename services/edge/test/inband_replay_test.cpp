@@ -1,0 +1,241 @@
+// What a resumed session replays (profile §3) and how batches render (profile §4): exact lines over
+// the view another edge saved, STATUS coalescing, the NEW_FORMAT FETCH placement, and the saved view's
+// own encoding.
+
+#include "device_view.hpp"
+#include "event_renderer.hpp"
+#include "inband_delivery.hpp"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <map>
+#include <string>
+
+namespace pimap::edge {
+namespace {
+
+using K = v1::StoreEvent;
+
+void add(google::protobuf::RepeatedPtrField<v1::QueuedEvent>& events, std::uint64_t seq, K::Kind kind,
+         std::string mailbox, std::initializer_list<std::uint32_t> uids, std::uint32_t uidnext = 0) {
+  auto* q = events.Add();
+  q->set_seq(seq);
+  auto* e = q->mutable_event();
+  e->set_kind(kind);
+  e->set_mailbox(std::move(mailbox));
+  e->set_uidvalidity(7);
+  for (auto u : uids) e->add_uids(u);
+  if (uidnext != 0) {
+    e->mutable_status()->set_messages(uidnext - 1);
+    e->mutable_status()->set_uidnext(uidnext);
+  }
+}
+
+// A store session that only keeps what the resume tells it.
+class FakeStore final : public StoreSession {
+ public:
+  void execute(std::string, Untagged, Done) override {}
+  void park() override {}
+  void close() override {}
+  std::vector<std::string> capabilities() const override { return {}; }
+  void view_added(std::uint32_t uid) override { restored->mailbox->uids.add(uid); }
+  void view_removed(std::uint32_t uid) override { restored->mailbox->uids.remove(uid); }
+  void restore_device_view(const DeviceView& v) override { restored = v; }
+  bool enabled(std::string_view atom) const override {
+    return restored && std::find(restored->enabled.begin(), restored->enabled.end(), atom) != restored->enabled.end();
+  }
+  std::optional<DeviceView> restored;
+};
+
+DeviceView inbox_view(std::initializer_list<std::uint32_t> uids, std::vector<std::string> enabled = {}) {
+  DeviceView v;
+  v.enabled = std::move(enabled);
+  v.mailbox = DeviceView::Mailbox{"INBOX", "SELECT INBOX\r\n", 7, MailboxView::from_uids(uids)};
+  return v;
+}
+
+SessionOpen resumed_in_inbox(const DeviceView& saved) {
+  SessionOpen s;
+  s.ok = true;
+  s.resumed = true;
+  s.selected = true;
+  s.folder = "INBOX";
+  s.session_id = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  s.view = encode_view(saved);
+  return s;
+}
+
+TEST(DeviceView, EncodesAndDecodesEveryPart) {
+  DeviceView v = inbox_view({1, 2, 3, 9}, {"CONDSTORE", "QRESYNC"});
+  const auto saved = encode_view(v);
+  EXPECT_EQ(saved.at("u"), "1:3,9");
+  EXPECT_EQ(saved.at("e"), "CONDSTORE QRESYNC");
+  EXPECT_EQ(decode_view(saved), v);
+
+  DeviceView empty_box = inbox_view({});
+  EXPECT_EQ(decode_view(encode_view(empty_box)), empty_box);
+  DeviceView authenticated;  // nothing selected, nothing enabled
+  EXPECT_EQ(decode_view(encode_view(authenticated)), authenticated);
+}
+
+TEST(DeviceView, UnknownOrMalformedIsNullopt) {
+  EXPECT_FALSE(decode_view({}));
+  auto saved = encode_view(inbox_view({1, 2}));
+  saved["u"] = "1:x";
+  EXPECT_FALSE(decode_view(saved));
+  saved = encode_view(inbox_view({1, 2}));
+  saved.erase("f");
+  EXPECT_FALSE(decode_view(saved));
+  saved = encode_view(inbox_view({1, 2}));
+  saved["uv"] = "0";
+  EXPECT_FALSE(decode_view(saved));
+}
+
+TEST(RenderEvents, OtherMailboxGetsOneStatusFromItsLastChange) {
+  google::protobuf::RepeatedPtrField<v1::QueuedEvent> events;
+  add(events, 1, K::MESSAGE_NEW, "Work", {5}, 6);
+  add(events, 2, K::MESSAGE_NEW, "INBOX", {4});
+  add(events, 3, K::MESSAGE_NEW, "Work", {6}, 7);
+  MailboxView view = MailboxView::from_uids({1, 2, 3});
+  Rendered r;
+  render_events(events, RenderOptions{"INBOX", false, false}, &view, r);
+  EXPECT_EQ(r.lines, "* 4 EXISTS\r\n* 1 RECENT\r\n* STATUS \"Work\" (MESSAGES 6 UIDNEXT 7 UNSEEN 0)\r\n");
+}
+
+TEST(RenderEvents, NewMessagesReportedOutOfUidOrderAreAllAppended) {
+  google::protobuf::RepeatedPtrField<v1::QueuedEvent> events;
+  add(events, 1, K::MESSAGE_NEW, "INBOX", {64});
+  add(events, 2, K::MESSAGE_NEW, "INBOX", {65});
+  add(events, 3, K::MESSAGE_NEW, "INBOX", {62, 63});
+  MailboxView view = MailboxView::from_uids({1});
+  Rendered r;
+  render_events(events, RenderOptions{"INBOX", true, false}, &view, r);
+  EXPECT_EQ(r.lines, "* 4 EXISTS\r\n* 5 EXISTS\r\n");
+  EXPECT_EQ(r.changes, (std::vector<ViewChange>{{true, 62}, {true, 63}, {true, 64}, {true, 65}}));
+  EXPECT_EQ(view, MailboxView::from_uids({1, 62, 63, 64, 65}));
+}
+
+TEST(RenderEvents, EventOfAnotherUidvalidityIsAScopedResync) {
+  google::protobuf::RepeatedPtrField<v1::QueuedEvent> events;
+  add(events, 1, K::MESSAGE_NEW, "INBOX", {4});
+  MailboxView view = MailboxView::from_uids({1});
+  RenderOptions o{"INBOX", false, false};
+  o.uidvalidity = 8;
+  Rendered r;
+  render_events(events, o, &view, r);
+  EXPECT_EQ(r.lines, "* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
+  EXPECT_EQ(view.size(), 1u);
+}
+
+TEST(RenderEvents, NewFormatFetchGoesRightAfterItsExistsWithTheDevicesNumber) {
+  google::protobuf::RepeatedPtrField<v1::QueuedEvent> events;
+  add(events, 1, K::MESSAGE_NEW, "INBOX", {20});
+  add(events, 2, K::MESSAGE_EXPUNGED, "INBOX", {1});
+  MailboxView view = MailboxView::from_uids({1, 2});
+  Rendered r;
+  render_events(events, RenderOptions{"INBOX", false, false}, &view, r);
+  ASSERT_EQ(r.arrivals.size(), 1u);
+  EXPECT_EQ(r.arrivals[0].seq, 3u);
+  const std::string out = with_arrival_fetches(r, [](std::uint32_t uid) {
+    // The store numbers its own connection (here 41); the device has the message as number 3.
+    return uid == 20 ? std::vector<std::string>{"* 41 FETCH (UID 20 FLAGS (\\Seen))\r\n"} : std::vector<std::string>{};
+  });
+  EXPECT_EQ(out, "* 3 EXISTS\r\n* 1 RECENT\r\n* 3 FETCH (UID 20 FLAGS (\\Seen))\r\n* 1 EXPUNGE\r\n");
+  EXPECT_EQ(with_arrival_fetches(r, [](std::uint32_t) { return std::vector<std::string>{}; }), r.lines);
+}
+
+TEST(NewFormatPreference, NoneOrEmptyMeansNoFetch) {
+  EXPECT_FALSE(wants_new_format(""));
+  EXPECT_FALSE(wants_new_format("NONE"));
+  EXPECT_FALSE(wants_new_format("none"));
+  EXPECT_TRUE(wants_new_format("(UID FLAGS)"));
+}
+
+TEST(PlanResume, ReplaysPendingEventsOverTheSavedViewAndKeepsItInStep) {
+  SessionOpen s = resumed_in_inbox(inbox_view({1, 2, 3}));
+  add(s.pending, 5, K::MESSAGE_EXPUNGED, "INBOX", {2});
+  add(s.pending, 6, K::MESSAGE_NEW, "INBOX", {4, 5});
+  add(s.pending, 7, K::FLAGS_CHANGED, "INBOX", {4});
+  s.pending.Mutable(2)->mutable_event()->add_flags("\\Seen");
+  FakeStore store;
+  const ResumePlan plan = plan_resume(s, store);
+  EXPECT_EQ(plan.head, "* SESSION SELECTED\r\n* FOLDER INBOX\r\n");
+  EXPECT_EQ(plan.replay.lines,
+            "* 2 EXPUNGE\r\n* 4 EXISTS\r\n* 2 RECENT\r\n* 3 FETCH (UID 4 FLAGS (\\Seen))\r\n");
+  EXPECT_TRUE(plan.view_restored);
+  ASSERT_TRUE(store.restored && store.restored->mailbox);
+  EXPECT_EQ(store.restored->mailbox->uids, MailboxView::from_uids({1, 3, 4, 5}));
+}
+
+TEST(PlanResume, ALateLowerUidInTheReplayIsAScopedResyncNotASilentGap) {
+  // The store-watcher's reconcile republished mail it missed (UID 3) after the device was told 5.
+  SessionOpen s = resumed_in_inbox(inbox_view({1, 2, 5}));
+  add(s.pending, 8, K::MESSAGE_NEW, "INBOX", {3});
+  FakeStore store;
+  const ResumePlan plan = plan_resume(s, store);
+  EXPECT_EQ(plan.head, "* SESSION SELECTED\r\n* FOLDER INBOX\r\n");
+  EXPECT_EQ(plan.replay.lines, "* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
+  ASSERT_TRUE(store.restored && store.restored->mailbox);
+  EXPECT_EQ(store.restored->mailbox->uids, MailboxView::from_uids({1, 2, 5}));  // 3 was never told
+}
+
+TEST(PlanResume, VanishedWhenTheSavedViewHadQresyncEnabled) {
+  SessionOpen s = resumed_in_inbox(inbox_view({1, 2, 3}, {"CONDSTORE", "QRESYNC"}));
+  add(s.pending, 1, K::MESSAGE_EXPUNGED, "INBOX", {2, 3});
+  FakeStore store;
+  EXPECT_EQ(plan_resume(s, store).replay.lines, "* VANISHED 2:3\r\n");
+}
+
+TEST(PlanResume, SelectedWithoutAKnownViewIsAScopedResync) {
+  SessionOpen s = resumed_in_inbox(inbox_view({1}));
+  s.view.clear();
+  add(s.pending, 1, K::MESSAGE_NEW, "INBOX", {4});
+  FakeStore store;
+  const ResumePlan plan = plan_resume(s, store);
+  EXPECT_EQ(plan.head, "* SESSION SELECTED\r\n* FOLDER INBOX\r\n* RESYNC\r\n");
+  EXPECT_EQ(plan.replay.lines, "");
+  EXPECT_FALSE(plan.view_restored);
+}
+
+TEST(PlanResume, ViewOfAnotherFolderIsNotUsed) {
+  DeviceView other = inbox_view({1});
+  other.mailbox->name = "Work";
+  SessionOpen s = resumed_in_inbox(other);
+  FakeStore store;
+  EXPECT_EQ(plan_resume(s, store).head, "* SESSION SELECTED\r\n* FOLDER INBOX\r\n* RESYNC\r\n");
+}
+
+TEST(PlanResume, AuthenticatedReplaysStatusOnly) {
+  SessionOpen s;
+  s.ok = s.resumed = true;
+  s.view = encode_view(DeviceView{});
+  add(s.pending, 3, K::MESSAGE_NEW, "INBOX", {4}, 5);
+  add(s.pending, 4, K::MESSAGE_NEW, "INBOX", {5}, 6);
+  FakeStore store;
+  const ResumePlan plan = plan_resume(s, store);
+  EXPECT_EQ(plan.head, "* SESSION AUTHENTICATED\r\n");
+  EXPECT_EQ(plan.replay.lines, "* STATUS \"INBOX\" (MESSAGES 5 UIDNEXT 6 UNSEEN 0)\r\n");
+}
+
+TEST(PlanResume, LostEventsAreResyncInsteadOfTheReplay) {
+  SessionOpen s = resumed_in_inbox(inbox_view({1}));
+  s.resync = true;
+  add(s.pending, 9, K::MESSAGE_NEW, "INBOX", {4});
+  FakeStore store;
+  const ResumePlan plan = plan_resume(s, store);
+  EXPECT_EQ(plan.head, "* SESSION SELECTED\r\n* FOLDER INBOX\r\n* RESYNC\r\n");
+  EXPECT_EQ(plan.replay.lines, "");
+}
+
+TEST(PlanResume, FirstLoginSaysNothing) {
+  SessionOpen s;
+  s.ok = true;
+  FakeStore store;
+  const ResumePlan plan = plan_resume(s, store);
+  EXPECT_EQ(plan.head, "");
+  EXPECT_FALSE(store.restored);
+}
+
+}  // namespace
+}  // namespace pimap::edge
