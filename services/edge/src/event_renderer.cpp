@@ -51,7 +51,10 @@ void render_new(const v1::StoreEvent& e, const RenderOptions& o, MailboxView& vi
   for (std::uint32_t uid : e.uids()) {
     if (view.contains(uid)) continue;  // already told (replay, or the store said so)
     if (auto top = view.max(); top && uid < *top) {
-      lost = true;  // cannot be appended; see the header
+      // Cannot be appended (see the header). From a reconcile it is a change the hooks missed; from a
+      // live hook it is almost always a message the device has already seen come and go (its own
+      // APPEND then EXPUNGE, echoed back late), which the store session settles at the next command.
+      if (e.source() == "reconcile") lost = true;
       continue;
     }
     view.add(uid);

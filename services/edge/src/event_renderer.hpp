@@ -7,11 +7,15 @@
 // with the store session (view_added / view_removed) in the same order.
 //
 // What cannot be placed is never guessed: an event for the selected mailbox whose view is unknown
-// becomes a RESYNC of that folder. So does a new message whose UID is lower than one the device
-// already knows (a late event: the store-watcher's reconcile republishing what it missed): it cannot
-// be appended without renumbering, and leaving it out would let the device's view silently diverge
-// from the store. What can be appended still is; the `* FOLDER` + `* RESYNC` follows it, once per
-// batch, and the device's state comparison picks up the rest.
+// becomes a RESYNC of that folder. So does a new message from a reconcile (source "reconcile": the
+// store-watcher republishing what its hooks missed) whose UID is lower than one the device already
+// knows: it cannot be appended without renumbering, and leaving it out would let the device's view
+// silently diverge from the store. What can be appended still is; the `* FOLDER` + `* RESYNC` follows
+// it, once per batch, and the device's state comparison picks up the rest. The same case from a live
+// hook is skipped instead: it is nearly always a message the device already saw appended and expunged
+// (its own changes echoed back), and any real gap is settled by the store session's reconciliation at
+// the device's next command (mailbox_view.hpp) — a RESYNC there would cost every device a state
+// comparison after its own EXPUNGE.
 
 #include "mailbox_view.hpp"
 

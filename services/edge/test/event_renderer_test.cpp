@@ -56,11 +56,25 @@ TEST(EventRenderer, NewMessageTheDeviceAlreadyKnowsIsNotRepeated) {
 TEST(EventRenderer, NewMessageBelowTheHighestKnownUidAsksForScopedResync) {
   // A late event (the store-watcher's reconcile after an outage): 3 cannot be numbered after 5.
   MailboxView view = MailboxView::from_uids({1, 5});
-  const Rendered r = render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3}), inbox(), &view);
+  auto late = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3});
+  late.set_source("reconcile");
+  const Rendered r = render(late, inbox(), &view);
   EXPECT_EQ(r.lines, "* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
   EXPECT_TRUE(r.changes.empty());
   EXPECT_FALSE(view.contains(3));
   EXPECT_EQ(view.size(), 2u);
+}
+
+TEST(EventRenderer, LiveHookForALowerUidNotInTheViewIsSkippedNotResynced) {
+  // The device appended 3 and 5 and expunged 3 itself; the hook's late NEW for 3 must not cost it a
+  // state comparison (the store session reconciles any real gap at its next command).
+  MailboxView view = MailboxView::from_uids({1, 5});
+  auto echo = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3});
+  echo.set_source("push_notification");
+  const Rendered r = render(echo, inbox(), &view);
+  EXPECT_EQ(r.lines, "");
+  EXPECT_TRUE(r.changes.empty());
+  EXPECT_EQ(view, MailboxView::from_uids({1, 5}));
 }
 
 TEST(EventRenderer, LateLowerUidStillAppendsTheHigherOnesThenResyncsOnce) {
@@ -68,6 +82,7 @@ TEST(EventRenderer, LateLowerUidStillAppendsTheHigherOnesThenResyncsOnce) {
   v1::SessionPush push;
   *push.add_events()->mutable_event() = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {2, 6});
   *push.add_events()->mutable_event() = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {4});
+  push.mutable_events(1)->mutable_event()->set_source("reconcile");
   const Rendered r = render_push(push, inbox(), &view);
   EXPECT_EQ(r.lines, "* 3 EXISTS\r\n* 1 RECENT\r\n* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
   EXPECT_EQ(r.changes, (std::vector<ViewChange>{{true, 6}}));

@@ -172,6 +172,7 @@ TEST(PlanResume, ALateLowerUidInTheReplayIsAScopedResyncNotASilentGap) {
   // The store-watcher's reconcile republished mail it missed (UID 3) after the device was told 5.
   SessionOpen s = resumed_in_inbox(inbox_view({1, 2, 5}));
   add(s.pending, 8, K::MESSAGE_NEW, "INBOX", {3});
+  s.pending.Mutable(s.pending.size() - 1)->mutable_event()->set_source("reconcile");
   FakeStore store;
   const ResumePlan plan = plan_resume(s, store);
   EXPECT_EQ(plan.head, "* SESSION SELECTED\r\n* FOLDER INBOX\r\n");
