@@ -235,14 +235,14 @@ def test_a_newer_request_ends_a_pending_long_poll_and_abandoned_output_comes_fir
 
 # --- persistent chunked mode -------------------------------------------------------------------
 
-def curl_stream(stack, tmp_path: Path, body: bytes, *extra: str) -> Reply:
+def curl_stream(stack, tmp_path: Path, body: bytes, *extra: str, addr: tuple[str, int] | None = None) -> Reply:
     """curl uploading stdin as a chunked request (-T -). curl reads its stdin in blocks, so it cannot
     hold a conversation; the interactive test below uses a raw TLS client."""
-    host, port = https_addr(stack)
+    host, port = addr or https_addr(stack)
     hdr = tmp_path / f"h-{secrets.token_hex(4)}"
     argv = ["curl", "-sS", "-N", "--http1.1", "--cacert", stack["ca_cert"], "--resolve", f"localhost:{port}:{host}",
             "-X", "POST", "-T", "-", "-H", f"Content-Type: {TYPE}", "-H", "Transfer-Encoding: chunked",
-            "-H", "Expect:", "-D", str(hdr), "--max-time", "60", *extra, url(stack)]
+            "-H", "Expect:", "-D", str(hdr), "--max-time", "60", *extra, f"https://localhost:{port}/pimap"]
     p = subprocess.run(argv, input=body, capture_output=True, timeout=70)
     assert p.returncode == 0, (p.returncode, p.stderr)
     return Reply(hdr.read_bytes(), p.stdout)
@@ -530,6 +530,36 @@ def test_cookie_alone_resumes_the_session_on_another_edge(stack, tmp_path, secon
     # LOGOUT ended the session everywhere: neither edge accepts the cookie now.
     for addr in (other, https_addr(stack)):
         r = curl(stack, tmp_path, b"d1 NOOP\r\n", "-H", f"Cookie: PIMAPSESSION={session_id}", addr=addr)
+        assert r.status == 401, (addr, r.status, r.body)
+
+
+def test_a_stream_with_a_cookie_held_elsewhere_resumes_the_session(stack, tmp_path, second_edge):
+    jar = tmp_path / "jar"
+    r = curl(stack, tmp_path, login_line(stack, "user22", "hopstream") + b"a2 SELECT INBOX\r\n", jar=jar)
+    assert r.status == 200 and b"a2 OK" in r.body, r.body
+    session_id = [ln for ln in r.lines() if ln.startswith(b"* SESSIONID ")][0].split()[2].decode()
+    cookie = f"Cookie: PIMAPSESSION={session_id}"
+
+    # Back on the first edge after a pause (the session was parked there): a stream goes on quietly,
+    # as an in-memory session would, without the resume's SESSION / SESSIONID lines.
+    time.sleep(1.0)
+    r = curl_stream(stack, tmp_path, b"s1 NOOP\r\n", "-H", cookie)
+    assert r.status == 200 and r.header("transfer-encoding") == "chunked", (r.status, r.body)
+    assert len(r.lines()) == 1 and r.lines()[0].startswith(b"s1 OK NOOP"), r.body
+
+    # A persistent chunked stream to an edge that does not hold the session resumes it from the cookie,
+    # as an in-response batch does: the resume's lines come first, then the stream's own responses.
+    other = ("127.0.0.1", second_edge.https_port)
+    r = curl_stream(stack, tmp_path, b"b1 NOOP\r\nb2 LOGOUT\r\n", "-H", cookie, addr=other)
+    assert r.status == 200 and r.header("transfer-encoding") == "chunked", (r.status, r.body, second_edge.tail())
+    lines = r.lines()
+    assert lines[0] == b"* SESSION SELECTED\r\n", lines
+    assert f"* SESSIONID {session_id}\r\n".encode() in lines, lines
+    assert [ln.split(b" ")[0] for ln in lines if not ln.startswith(b"*")] == [b"b1", b"b2"], lines
+
+    # LOGOUT ended it: a stream with the cookie is 401 on either edge.
+    for addr in (other, https_addr(stack)):
+        r = curl(stack, tmp_path, b"d1 NOOP\r\n", "-H", cookie, addr=addr)
         assert r.status == 401, (addr, r.status, r.body)
 
 

@@ -13,11 +13,10 @@ misnumbered event fails the flow.
    5-event bound on Redis database 1, as in test_edge_resume.py, so the shared stack keeps its defaults).
 3. HTTPS, out of band: the device sets PIMAP_OUTBAND_ADDRESS/CHANNEL and goes away; a mail makes
    exactly one wake-up at fakesmsc whose EMN names the user's mailbox; the device logs in and gets the
-   events in band. Ten mails in a burst make one wake-up. The HTTPS binding keeps a device's IMAP
-   connection in memory between requests (docs/https-binding.md), attached to the session service, so
-   "gone" is when the edge lets go of it: a private edge with a 3 s idle limit. On the stack's edge
-   (30 min) a device between requests gets no wake-up at all: `test_https_device_between_requests_*`
-   is a strict xfail that documents it (docs/https-binding.md "Three flows").
+   events in band. Ten mails in a burst make one wake-up. The HTTPS binding parks a device's session
+   https.linger_seconds (0.2 s) after its last request (docs/https-binding.md), so a device between
+   requests is gone even on the stack's edge (30 min idle limit): `test_https_device_between_requests_*`;
+   the other flow-3 tests use a private edge with a 3 s idle limit as well.
 
 Users user01..user03 only (test_stack.py uses them for mail it finds by subject); device ids and
 phone numbers carry per-run values.
@@ -511,14 +510,16 @@ def test_flow3_ten_mails_one_wakeup_and_all_in_band_without_reading_it(stack, sh
     forget(stack, c)
 
 
-@pytest.mark.xfail(strict=True, reason="the HTTPS binding keeps a device attached between requests for "
-                   "limits.idle_timeout_seconds (30 min), so the notifier sees a live in-band connection and "
-                   "sends no wake-up (profile §11); see docs/https-binding.md 'Three flows'")
 def test_https_device_between_requests_gets_a_wakeup_on_the_stack_edge(stack):
+    """Profile §11: an HTTPS device without a pending request has no live in-band connection."""
     user, dev, number = "user03", f"Pflow3park-{RUN}", msisdn()
     c = HttpsClient(stack)
     register_out_of_band(stack, c, user, dev, "WAP_PUSH", number)
     try:
+        # No request pending: after https.linger_seconds the stack's edge (30 min idle limit) parks the
+        # session and the device counts as gone. (A mail that reaches the notifier before that is
+        # delivered in band at the next request, without a wake-up, as on TCP.)
+        wait_detached(stack, user, dev)
         send_mail(stack, user, f"f3-{RUN}-park")
         assert wait_sms(stack, number, 30), f"no wake-up for {number}: the device between requests counts as attached"
     finally:

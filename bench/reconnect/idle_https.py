@@ -97,6 +97,10 @@ async def main(a):
             try:
                 w.write(post("b IDLE\r\n", cookie))
                 await w.drain()
+                # The edge parked each session after its login: this IDLE resumes it from the cookie,
+                # a store login at Dovecot until the IDLE gives the connection back: paced like logins.
+                if a.mode == "pimap":
+                    await asyncio.sleep(1 / a.rate)
             except OSError as e:
                 lost[type(e).__name__] += 1
         for why, n in lost.items():

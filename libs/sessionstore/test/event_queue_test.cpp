@@ -219,3 +219,100 @@ TEST(WakeMessages, WakeUpsAndEvictionNoticesAreToldApart) {
 }
 
 }  // namespace
+
+namespace {
+
+// append_batch: one pipeline for many devices' appends, in the given order, with the same per-item
+// outcome append() has (queued, duplicate, overflow, no session, invalid item alone).
+TEST_F(EventQueueTest, AppendBatchKeepsOrderPerDeviceAndReportsEachItem) {
+  const DeviceKey tablet{phone.user, "Ptablet"};
+  const DeviceKey gone{phone.user, "Pgone"};  // no session
+  const DeviceKey bad{phone.user, ""};        // invalid
+  ASSERT_TRUE(sessions.open(tablet, OpenParams{"edge-a", "tcp"}));
+  const auto a = event("a"), b = event("b"), c = event("c");
+  const std::vector<AppendItem> items = {{&phone, &a}, {&tablet, &a}, {&gone, &a}, {&bad, &a},
+                                         {&phone, &b}, {&tablet, &b}, {&phone, &a}, {&phone, &c}};
+  auto r = queue.append_batch(items, 3);  // several chunks
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), items.size());
+  EXPECT_EQ((*r)[0]->status, AppendStatus::queued);
+  EXPECT_EQ((*r)[0]->seq, 1u);
+  EXPECT_EQ((*r)[1]->seq, 1u);
+  EXPECT_EQ((*r)[2]->status, AppendStatus::no_session);
+  EXPECT_FALSE((*r)[3]);
+  EXPECT_EQ((*r)[4]->seq, 2u);
+  EXPECT_EQ((*r)[5]->seq, 2u);
+  EXPECT_EQ((*r)[6]->status, AppendStatus::duplicate);  // redelivered within the batch
+  EXPECT_EQ((*r)[6]->seq, 1u);
+  EXPECT_EQ((*r)[7]->seq, 3u);
+  auto p = queue.read_after(phone, 0, 10);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 3u);
+  EXPECT_EQ(p->events[0].event_id, "a");
+  EXPECT_EQ(p->events[1].event_id, "b");
+  EXPECT_EQ(p->events[2].event_id, "c");
+}
+
+// Redis forgot the script (restart, SCRIPT FLUSH): the batch loads it and still appends in order.
+TEST_F(EventQueueTest, AppendBatchReloadsAFlushedScript) {
+  ASSERT_TRUE(pool.command({"SCRIPT", "FLUSH"}));
+  const auto a = event("a"), b = event("b");
+  const std::vector<AppendItem> items = {{&phone, &a}, {&phone, &b}};
+  auto r = queue.append_batch(items);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)[0]->seq, 1u);
+  EXPECT_EQ((*r)[1]->seq, 2u);
+  auto p = queue.read_after(phone, 0, 10);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 2u);
+  EXPECT_EQ(p->events[0].event_id, "a");
+  EXPECT_EQ(p->events[1].event_id, "b");
+}
+
+// Overflow in the middle of a batch: the RESYNC marker replaces the queue, later items queue after it.
+TEST_F(EventQueueTest, AppendBatchOverflowsToAResyncMarker) {
+  std::vector<EventRecord> records;
+  for (int i = 0; i < 7; ++i) records.push_back(event("o" + std::to_string(i)));
+  std::vector<AppendItem> items;
+  for (const auto& rec : records) items.push_back({&phone, &rec});
+  auto r = queue.append_batch(items);  // max_events 5
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[5]->status, AppendStatus::overflow);
+  EXPECT_EQ((*r)[6]->status, AppendStatus::queued);
+  auto p = queue.read_after(phone, 0, 10);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 2u);
+  EXPECT_TRUE(p->events[0].overflow);
+  EXPECT_TRUE(p->resync);
+  EXPECT_EQ(p->events[1].event_id, "o6");
+}
+
+}  // namespace
+
+namespace {
+
+// read_after_batch: several devices' queues in one round trip, each as read_after() would give it.
+TEST_F(EventQueueTest, ReadAfterBatchAnswersPerDevice) {
+  const DeviceKey tablet{phone.user, "Ptablet"};
+  const DeviceKey gone{phone.user, "Pgone"};
+  ASSERT_TRUE(sessions.open(tablet, OpenParams{"edge-a", "tcp"}));
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(queue.append(phone, event(id)));
+  ASSERT_TRUE(queue.append(tablet, resync("r", "Sent")));
+  const std::vector<ReadItem> items = {{&phone, 1}, {&gone, 0}, {&tablet, 0}, {&phone, 3}};
+  auto r = queue.read_after_batch(items, 10);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 4u);
+  ASSERT_TRUE((*r)[0]);
+  ASSERT_EQ((*r)[0]->events.size(), 2u);
+  EXPECT_EQ((*r)[0]->events[0].event_id, "b");
+  EXPECT_EQ((*r)[0]->last_seq, 3u);
+  ASSERT_FALSE((*r)[1]);
+  EXPECT_EQ((*r)[1].error().code, StoreErrc::no_session);
+  ASSERT_TRUE((*r)[2]);
+  EXPECT_TRUE((*r)[2]->resync);
+  EXPECT_EQ((*r)[2]->resync_folder, "Sent");
+  ASSERT_TRUE((*r)[3]);
+  EXPECT_TRUE((*r)[3]->events.empty());
+}
+
+}  // namespace

@@ -205,8 +205,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
       if (!s && !starts_with_login(*body)) {
         // Not held here (another edge had it, or it outlived this edge's in-memory limit): the
         // session service may still know the cookie.
+        auto parked_here = ctx_->registry->unpark(*decision_.session);
         return Session::resume(conn_->executor(), ctx_->front, ctx_->session, *ctx_->registry, conn_->peer(),
-                               *decision_.session,
+                               *decision_.session, std::move(parked_here),
                                [weak = weak_from_this(), body = std::move(*body)](std::shared_ptr<Session> r,
                                                                                   int status) mutable {
                                  auto self = weak.lock();
@@ -265,17 +266,6 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool start_stream() {
     phase_ = Phase::streaming;
     timer_.cancel();  // from here on the IMAP state machine's own idle limits apply
-    std::shared_ptr<Session> s;
-    if (decision_.session) {
-      s = ctx_->registry->find(*decision_.session);
-      if (!s) {
-        respond_error(401, "Unknown or expired session", true);
-        return false;
-      }
-    } else {
-      s = Session::create(conn_->executor(), ctx_->front, ctx_->session, *ctx_->registry, conn_->peer());
-    }
-    session_ = s;
     encoder_ = std::make_unique<Encoder>(decision_.response_coding);
     decoder_ = std::make_unique<Decoder>(decision_.request_coding);
     on_chunk_ = [this](std::uint64_t, boost::beast::string_view data, boost::beast::error_code&) -> std::size_t {
@@ -283,6 +273,35 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
       return data.size();
     };
     parser_->on_chunk_body(on_chunk_);
+    std::shared_ptr<Session> s;
+    if (decision_.session) {
+      s = ctx_->registry->find(*decision_.session);
+      if (!s) {
+        // Not held here (parked, or another edge had it): resumed as for an in-response batch; the
+        // stream's first chunks wait in stream_early_ meanwhile.
+        auto parked_here = ctx_->registry->unpark(*decision_.session);
+        Session::resume(conn_->executor(), ctx_->front, ctx_->session, *ctx_->registry, conn_->peer(),
+                        *decision_.session, std::move(parked_here), [weak = weak_from_this()](std::shared_ptr<Session> r, int status) {
+                          auto self = weak.lock();
+                          if (!self || self->phase_ != Phase::streaming || self->stream_head_sent_) return;
+                          if (!r) {
+                            return self->respond_error(status, status == 401 ? "Unknown or expired session"
+                                                                             : "Session service unavailable",
+                                                       true);
+                          }
+                          self->bind_stream(std::move(r));
+                        });
+        return true;
+      }
+    } else {
+      s = Session::create(conn_->executor(), ctx_->front, ctx_->session, *ctx_->registry, conn_->peer());
+    }
+    bind_stream(std::move(s));
+    return true;
+  }
+
+  void bind_stream(std::shared_ptr<Session> s) {
+    session_ = s;
     s->wait_turn([weak = weak_from_this(), s] {
       auto self = weak.lock();
       if (!self || self->phase_ != Phase::streaming) return s->pass_turn();
@@ -294,7 +313,6 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
       if (!self->stream_early_.empty()) s->stream_input(std::exchange(self->stream_early_, {}));
       if (self->stream_body_done_) s->stream_end();
     });
-    return true;
   }
 
   void stream_in(std::string_view data) {

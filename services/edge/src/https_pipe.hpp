@@ -39,6 +39,7 @@ class Pipe final : public net::Connection, public std::enable_shared_from_this<P
   void set_peer(const boost::asio::ip::tcp::endpoint& peer) { peer_ = peer; }
   // Output written while no request was bound; cleared by the call.
   std::string take_backlog() { return std::exchange(backlog_, {}); }
+  const std::string& backlog() const { return backlog_; }
 
   void async_read_some(ReadHandler handler) override;
   error_code write(std::string_view bytes) override;

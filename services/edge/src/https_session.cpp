@@ -8,6 +8,18 @@ namespace pimap::edge::https {
 
 namespace {
 constexpr std::string_view kSessionIdPrefix = "* SESSIONID ";
+
+// Untagged responses other than a BYE: events the device has not been told yet.
+bool holds_news(std::string_view backlog) {
+  for (std::size_t at = 0; at < backlog.size();) {
+    const std::size_t eol = backlog.find("\r\n", at);
+    const std::string_view line = backlog.substr(at, eol == std::string_view::npos ? std::string_view::npos : eol - at);
+    if (line.starts_with("* ") && !line.starts_with("* BYE ")) return true;
+    if (eol == std::string_view::npos) break;
+    at = eol + 2;
+  }
+  return false;
+}
 }
 
 std::shared_ptr<Session> Session::create(boost::asio::any_io_executor executor, std::shared_ptr<const FrontContext> front,
@@ -26,8 +38,14 @@ std::shared_ptr<Session> Session::create(boost::asio::any_io_executor executor, 
 
 void Session::resume(boost::asio::any_io_executor executor, std::shared_ptr<const FrontContext> front,
                      const SessionOptions& options, Registry& registry, const boost::asio::ip::tcp::endpoint& peer,
-                     std::string session_id, std::function<void(std::shared_ptr<Session>, int status)> done) {
+                     std::string session_id, std::optional<std::string> quiet,
+                     std::function<void(std::shared_ptr<Session>, int status)> done) {
   auto s = std::make_shared<Session>(std::move(executor), options, registry, peer);
+  if (quiet) {
+    s->quiet_ = Quiet::head;
+    s->id_announced_ = true;  // the device holds the cookie already
+    s->carried_ = std::move(*quiet);
+  }
   std::weak_ptr<Session> weak = s;
   s->pipe_->set_closed_handler([weak](bool aborted) {
     if (auto self = weak.lock()) self->on_closed(aborted);
@@ -126,6 +144,7 @@ void Session::run_batch(std::string body, Batch plan, const boost::asio::ip::tcp
     self->on_output(bytes);
     return !self->overflow_;
   });
+  if (!carried_.empty()) on_output(std::exchange(carried_, {}));
   const std::string backlog = pipe_->take_backlog();
   if (!backlog.empty()) on_output(backlog);
   pipe_->deliver(body);
@@ -150,6 +169,7 @@ void Session::open_stream(const boost::asio::ip::tcp::endpoint& peer, StreamSink
     self->on_output(bytes);
     return true;
   });
+  if (!carried_.empty()) on_output(std::exchange(carried_, {}));
   const std::string backlog = pipe_->take_backlog();
   if (!backlog.empty()) on_output(backlog);
 }
@@ -230,6 +250,12 @@ void Session::learn_id(std::string_view line) {
 }
 
 void Session::on_response(const Response& r) {
+  std::string before;
+  if (quiet_drop(r, before)) {
+    learn_id(r.bytes);
+    return;
+  }
+  if (!before.empty()) on_response(Response{Response::Kind::untagged, {}, before});
   if (r.kind == Response::Kind::untagged) {
     learn_id(r.bytes);
     // The state machine closes right after its BYE (LOGOUT, autologout, eviction).
@@ -323,10 +349,49 @@ void Session::unbind() {
   heartbeat_.cancel();
   pipe_->set_output({});
   bound_ = !turns_.empty();  // reserved for the next turn, so a newcomer cannot overtake it
-  if (turns_.empty()) return;
+  if (turns_.empty()) return arm_linger();
   auto turn = std::move(turns_.front());
   turns_.pop_front();
   boost::asio::post(executor_, std::move(turn));
+}
+
+void Session::arm_linger() {
+  if (ended_ || bye_ || id_.empty()) return;
+  heartbeat_.expires_after(options_.linger);
+  heartbeat_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (auto self = weak.lock(); self && !ec) self->park();
+  });
+}
+
+void Session::park() {
+  // A continuation the next POST answers needs this state machine; so do events written after the
+  // last response (a long poll the client left): they come with the next request, as before.
+  if (bound_ || ended_ || bye_ || id_.empty() || pending_ != Pending::none || holds_news(pipe_->backlog())) return;
+  auto self = shared_from_this();  // the registry holds the last reference
+  registry_.park(id_, this, options_.parked_for, pipe_->take_backlog());
+  ended_ = true;
+  // As after a dropped TCP connection: the ImapConnection detaches from the session service with its
+  // checkpoint and gives its store connection back.
+  pipe_->abort();
+}
+
+bool Session::quiet_drop(const Response& r, std::string& before) {
+  if (quiet_ == Quiet::off || r.kind != Response::Kind::untagged) return false;
+  if (r.bytes.starts_with(kSessionIdPrefix)) {
+    quiet_ = Quiet::off;
+    quiet_folder_.clear();
+    return true;
+  }
+  if (quiet_ != Quiet::head) return false;
+  if (r.bytes.starts_with("* SESSION ")) return true;
+  if (r.bytes.starts_with("* FOLDER ")) {
+    quiet_folder_ = std::string(r.bytes);
+    return true;
+  }
+  if (r.bytes.starts_with("* RESYNC")) before = std::move(quiet_folder_);  // the FOLDER scopes it
+  quiet_folder_.clear();
+  quiet_ = Quiet::body;
+  return false;
 }
 
 std::shared_ptr<Session> Registry::find(const std::string& id) const {
@@ -337,6 +402,26 @@ std::shared_ptr<Session> Registry::find(const std::string& id) const {
 void Registry::remove(const std::string& id, const Session* s) {
   const auto it = sessions_.find(id);
   if (it != sessions_.end() && it->second.get() == s) sessions_.erase(it);
+}
+
+void Registry::park(const std::string& id, const Session* s, std::chrono::milliseconds forget_after,
+                    std::string backlog) {
+  const auto now = std::chrono::steady_clock::now();
+  if (parked_.size() >= prune_at_) {  // amortised: forget ids whose IMAP idle limit has passed
+    std::erase_if(parked_, [now](const auto& kv) { return kv.second.forget_at <= now; });
+    prune_at_ = std::max<std::size_t>(1024, parked_.size() * 2);
+  }
+  parked_[id] = Parked{now + forget_after, std::move(backlog)};
+  remove(id, s);
+}
+
+std::optional<std::string> Registry::unpark(const std::string& id) {
+  const auto it = parked_.find(id);
+  if (it == parked_.end()) return std::nullopt;
+  std::optional<std::string> out;
+  if (it->second.forget_at > std::chrono::steady_clock::now()) out = std::move(it->second.backlog);
+  parked_.erase(it);
+  return out;
 }
 
 }  // namespace pimap::edge::https

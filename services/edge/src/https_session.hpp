@@ -17,6 +17,14 @@
 // (LOGOUT, idle timeout, eviction). A session that never got an id (before login, plain IMAP login)
 // lives for one request.
 //
+// Between requests a device has no live in-band connection (profile §11: it must get wake-ups), so
+// `options.linger` after its last request ends with none waiting, the session parks: the
+// ImapConnection is closed as after a dropped TCP connection (the session service detaches it and
+// keeps its checkpoint; the store connection goes back), and only the id stays, in the Registry's
+// parked set. The next request with the cookie resumes it (resume(), like a cookie from another
+// edge) `quiet`ly: the resume's SESSION / FOLDER / SESSIONID lines are left out, so the device sees
+// what an in-memory session would have said (queued events first, profile §10).
+//
 // Single-threaded: everything runs on the HTTPS binding's io_context.
 
 #include "https_batch.hpp"
@@ -29,9 +37,10 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-#include <deque>
+#include <list>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -43,6 +52,10 @@ namespace pimap::edge::https {
 
 struct SessionOptions {
   std::chrono::milliseconds heartbeat{std::chrono::minutes(5)};
+  // Idle time after a request before the session parks (see above); short, so that a device without
+  // a request pending counts as gone, but long enough that back-to-back batches don't churn.
+  std::chrono::milliseconds linger{200};
+  std::chrono::milliseconds parked_for{std::chrono::minutes(30)};  // the IMAP idle limit (Registry::park)
   std::size_t max_response_bytes = 64 << 20;  // one in-response answer; past it the request fails (500)
   std::size_t max_backlog_bytes = 1 << 20;    // output held between requests
   Limits limits;
@@ -70,10 +83,14 @@ class Session : public std::enable_shared_from_this<Session> {
                                          Registry& registry, const boost::asio::ip::tcp::endpoint& peer);
   // A session this edge does not hold, resumed from its cookie (ImapConnection::start_resumed):
   // `done` gets the session with the resume's output waiting for the first request, or null and the
-  // HTTP status to answer (401 unknown or expired, 503 unavailable).
+  // HTTP status to answer (401 unknown or expired, 503 unavailable). `quiet` (set when the session
+  // was parked here: the output that waited, Registry::unpark): the device does not expect the
+  // resume's SESSION / FOLDER / SESSIONID lines (a RESYNC and the FOLDER that scopes it are kept);
+  // the waiting output comes first.
   static void resume(boost::asio::any_io_executor executor, std::shared_ptr<const FrontContext> front,
                      const SessionOptions& options, Registry& registry, const boost::asio::ip::tcp::endpoint& peer,
-                     std::string session_id, std::function<void(std::shared_ptr<Session>, int status)> done);
+                     std::string session_id, std::optional<std::string> quiet,
+                     std::function<void(std::shared_ptr<Session>, int status)> done);
   Session(boost::asio::any_io_executor executor, const SessionOptions& options, Registry& registry,
           const boost::asio::ip::tcp::endpoint& peer);
   ~Session();
@@ -115,25 +132,34 @@ class Session : public std::enable_shared_from_this<Session> {
   void inject_done();
   void unbind();
   void learn_id(std::string_view line);
+  void arm_linger();
+  void park();
+  // Quiet resume: whether `r` is left out; `before` gets a held FOLDER line to say first.
+  bool quiet_drop(const Response& r, std::string& before);
 
   boost::asio::any_io_executor executor_;
   SessionOptions options_;
   Registry& registry_;
   std::shared_ptr<Pipe> pipe_;
   OutputScanner scanner_;
-  boost::asio::steady_timer heartbeat_;
+  boost::asio::steady_timer heartbeat_;  // while bound: the long poll's heartbeat; unbound: the linger
   std::string id_;
   bool id_announced_ = false;
   bool ended_ = false;
   bool bye_ = false;  // the state machine said BYE: it is closing
   bool aborted_ = false;
   bool bound_ = false;
-  std::deque<std::function<void()>> turns_;
+  enum class Quiet : unsigned char { off, head, body };
+  Quiet quiet_ = Quiet::off;
+  std::string quiet_folder_;  // a FOLDER line of the resume head, said only if a RESYNC follows
+  std::string carried_;       // output that waited when the session parked, for the next request
+  // Lists, not deques: an empty std::deque allocates its first block (~600 bytes) per session.
+  std::list<std::function<void()>> turns_;
 
   // In-response mode.
   BatchDone batch_done_;
   std::string response_;
-  std::deque<std::string> awaiting_;
+  std::list<std::string> awaiting_;
   Tail tail_ = Tail::complete;
   std::size_t plus_left_ = 0;
   bool long_poll_ = false;
@@ -162,8 +188,22 @@ class Registry {
   // Shutdown: every session's IMAP connection is closed.
   void clear() { sessions_.clear(); }
 
+  // Parked sessions (closed here between requests, see Session): `s` leaves the live set, its id is
+  // remembered for `forget_after` (the IMAP idle limit; after it a cookie resumes as from another edge)
+  // with the output that waited for the next request (the completion of an abandoned IDLE).
+  void park(const std::string& id, const Session* s, std::chrono::milliseconds forget_after, std::string backlog);
+  // Whether `id` was parked here, and its waiting output (forgets it).
+  std::optional<std::string> unpark(const std::string& id);
+  std::size_t parked() const { return parked_.size(); }
+
  private:
+  struct Parked {
+    std::chrono::steady_clock::time_point forget_at;
+    std::string backlog;
+  };
   std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  std::unordered_map<std::string, Parked> parked_;
+  std::size_t prune_at_ = 1024;
 };
 
 }  // namespace pimap::edge::https

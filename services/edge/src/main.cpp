@@ -34,6 +34,7 @@ void declare(kit::Schema& s) {
   s.host_port("https.listen", "HTTPS binding (P-IMAP over HTTP/1.1 POST)").optional();
   s.string("https.path", "HTTPS binding path").def("/pimap");
   s.duration("https.heartbeat_seconds", "A long-lived IDLE response ends after this without events").def(300s).range(1s, 24h);
+  s.duration("https.linger_seconds", "A device without a request pending counts as gone (wake-ups) after this").def(200ms).range(0s, 60s);
   s.duration("https.request_timeout_seconds", "A request's head and body must arrive within this").def(10s).range(1s, 600s);
   s.duration("https.keepalive_timeout_seconds", "Close a connection waiting this long for its next request").def(60s).range(1s, 3600s);
   s.integer("https.max_batch_bytes", "Largest in-response batch (bytes, after content decoding)").def(1024 * 1024).range(std::int64_t{1024}, std::int64_t{64} << 20);
@@ -165,6 +166,8 @@ int main(int argc, char** argv) {
     ho.http.request_timeout = cfg.duration("https.request_timeout_seconds");
     ho.http.keepalive_timeout = cfg.duration("https.keepalive_timeout_seconds");
     ho.session.heartbeat = cfg.duration("https.heartbeat_seconds");
+    ho.session.linger = cfg.duration("https.linger_seconds");
+    ho.session.parked_for = front.options.idle_timeout;
     ho.session.limits.max_body = static_cast<std::size_t>(cfg.integer("https.max_batch_bytes"));
     ho.session.limits.max_commands = static_cast<std::size_t>(cfg.integer("https.max_batch_commands"));
     ho.session.parser = front.options.limits;

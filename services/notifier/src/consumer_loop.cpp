@@ -85,24 +85,29 @@ void ConsumerLoop::refresh_committed_positions() {
   }
 }
 
-bool ConsumerLoop::process_one(const kafka::Message& m, std::stop_token& stop) {
-  metrics_.consumed();
-  v1::StoreEvent event;
-  if (!event.ParseFromString(m.value)) {
-    metrics_.filtered(FilterReason::unparseable);
-    log_.error("record is not a StoreEvent; skipped",
-               {{"partition", m.partition}, {"offset", m.offset}, {"bytes", m.value.size()}});
-    return true;
+bool ConsumerLoop::process_batch(const std::vector<kafka::Message>& batch, std::stop_token& stop) {
+  std::vector<v1::StoreEvent> events;
+  events.reserve(batch.size());
+  for (const auto& m : batch) {
+    metrics_.consumed();
+    v1::StoreEvent event;
+    if (!event.ParseFromString(m.value)) {
+      metrics_.filtered(FilterReason::unparseable);
+      log_.error("record is not a StoreEvent; skipped",
+                 {{"partition", m.partition}, {"offset", m.offset}, {"bytes", m.value.size()}});
+      continue;
+    }
+    events.push_back(std::move(event));
   }
   auto backoff = 100ms;
   for (;;) {
-    if (processor_.process(event) == Processor::Outcome::done) {
+    if (processor_.process_batch(events) == Processor::Outcome::done) {
       if (!redis_ok_.exchange(true)) log_.info("redis reachable again; consuming");
       return true;
     }
     if (redis_ok_.exchange(false))
-      log_.warn("redis failing; consumption paused, retrying the same event",
-                {{"event_id", event.event_id()}, {"error", processor_.last_error()}});
+      log_.warn("redis failing; consumption paused, retrying the same batch",
+                {{"events", events.size()}, {"error", processor_.last_error()}});
     // Sleep in small steps so a shutdown is not held up by the backoff.
     const auto until = std::chrono::steady_clock::now() + backoff;
     while (std::chrono::steady_clock::now() < until) {
@@ -157,15 +162,14 @@ void ConsumerLoop::run(std::stop_token stop) {
         });
     }
     std::map<std::int32_t, std::int64_t> done;  // partition -> next offset
-    bool interrupted = false;
-    for (const auto& m : batch) {
-      if (!process_one(m, stop)) {
-        interrupted = true;
-        break;
-      }
-      done[m.partition] = m.offset + 1;
+    // The whole batch (every partition in it) in one go: a few pipelined Redis round trips instead
+    // of several per event and device. Offsets are committed only once all of it is in Redis.
+    const bool interrupted = !process_batch(batch, stop);
+    if (!interrupted) {
+      for (const auto& m : batch) done[m.partition] = std::max(done[m.partition], m.offset + 1);
       std::lock_guard lock(mu_);
-      if (auto it = positions_.find(m.partition); it != positions_.end()) it->second = m.offset + 1;
+      for (const auto& [p, next] : done)
+        if (auto it = positions_.find(p); it != positions_.end()) it->second = next;
     }
     commit(done);
     if (interrupted) break;

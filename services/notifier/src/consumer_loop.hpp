@@ -3,10 +3,12 @@
 // Processor and commits offsets only after the Processor is done with them (at-least-once into
 // Redis; appends are idempotent by event id, so a redelivery never duplicates a queue entry).
 //
-// Records are taken in batches (up to batch_max, as far as they are already fetched) and processed
-// in order, so one user's events (one partition) stay ordered; the batch's offsets are committed
-// together. While Redis fails the loop stops consuming: it retries the same record with backoff
-// (100 ms doubling to 5 s) and commits nothing past it, so no event is ever skipped. Partitions
+// Records are taken in batches (up to batch_max, as far as they are already fetched) and the
+// Processor handles a batch as a whole with pipelined Redis commands, in order, so one user's events
+// (one partition) stay ordered; the batch's offsets are committed together once all of it is in
+// Redis. All partitions of a batch share its few round trips, which is what processing them
+// concurrently would buy. While Redis fails the loop stops consuming: it retries the same batch
+// with backoff (100 ms doubling to 5 s) and commits nothing of it, so no event is ever skipped. Partitions
 // revoked during a batch are dropped from it: their next owner gets those records.
 //
 // Runs on one thread (librdkafka's consumer is single-threaded); kafka_ok/redis_ok/positions are
@@ -48,7 +50,7 @@ class ConsumerLoop {
   void on_assigned(const std::vector<kafka::TopicPartition>& parts);
   void on_revoked(const std::vector<kafka::TopicPartition>& parts);
   void refresh_committed_positions();
-  bool process_one(const kafka::Message& m, std::stop_token& stop);
+  bool process_batch(const std::vector<kafka::Message>& batch, std::stop_token& stop);
   void commit(const std::map<std::int32_t, std::int64_t>& next);
 
   const Options& options_;

@@ -8,6 +8,8 @@
 #include <pimap/sessionstore/event_record.hpp>
 #include <pimap/sessionstore/session_id.hpp>
 
+#include <cstdint>
+
 namespace pimap::notifier {
 
 Processor::Processor(redis::Pool& pool, const Options& options, Metrics& metrics, Submit submit, kit::Logger log,
@@ -29,21 +31,40 @@ Processor::Outcome Processor::fail(const std::string& what) {
   return Outcome::retry;
 }
 
-bool Processor::load_devices(const std::string& user, std::vector<IndexedState>& out) {
-  auto devices = index_.devices(user);
-  if (!devices) {
-    fail("device index: " + devices.error().message);
+bool Processor::load_devices(std::span<const v1::StoreEvent> events, UserDevices& out) {
+  std::vector<std::string> users;
+  for (const auto& e : events)
+    if (!e.user().empty() && !e.event_id().empty() && !out.contains(e.user())) {
+      out.emplace(e.user(), std::vector<IndexedState>{});
+      users.push_back(e.user());
+    }
+  if (users.empty()) return true;
+  redis::Pipeline index;
+  for (const auto& u : users) index.add({"HGETALL", keys_.user_devices(u)});
+  auto ir = pool_.pipeline(index, redis::Retry::if_stale);
+  if (!ir) {
+    fail("device index: " + ir.error().message);
     return false;
   }
-  if (devices->empty()) return true;
   redis::Pipeline p;
-  for (const auto& d : *devices) {
-    const sessionstore::DeviceKey key{user, d.device_id};
-    p.add({"HMGET", keys_.session(key), "id", "st", "f"});
-    p.add({"HMGET", keys_.prefs(key), "PIMAP_EVENT_FILTER", "PIMAP_OUTBAND_CHANNEL", "PIMAP_OUTBAND_ADDRESS",
-           "PIMAP_OUTBAND_FORMAT"});
-    p.add({"EXISTS", keys_.attach(key)});
+  std::vector<std::pair<std::string, sessionstore::IndexedDevice>> listed;  // user, device
+  for (std::size_t u = 0; u < users.size(); ++u) {
+    const auto& r = (*ir)[u];
+    if (r.is_error()) {
+      fail("device index: " + r.debug_string());
+      return false;
+    }
+    const auto& e = r.elements();
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2) {
+      const sessionstore::DeviceKey key{users[u], std::string(e[i].str())};
+      p.add({"HMGET", keys_.session(key), "id", "st", "f"});
+      p.add({"HMGET", keys_.prefs(key), "PIMAP_EVENT_FILTER", "PIMAP_OUTBAND_CHANNEL", "PIMAP_OUTBAND_ADDRESS",
+             "PIMAP_OUTBAND_FORMAT"});
+      p.add({"EXISTS", keys_.attach(key)});
+      listed.push_back({users[u], {std::string(e[i].str()), std::string(e[i + 1].str())}});
+    }
   }
+  if (listed.empty()) return true;
   auto r = pool_.pipeline(p, redis::Retry::if_stale);
   if (!r) {
     fail("device state: " + r.error().message);
@@ -53,7 +74,7 @@ bool Processor::load_devices(const std::string& user, std::vector<IndexedState>&
     if (!arr.is_array() || i >= arr.elements().size() || arr.elements()[i].is_nil()) return {};
     return std::string(arr.elements()[i].str());
   };
-  for (std::size_t i = 0; i < devices->size(); ++i) {
+  for (std::size_t i = 0; i < listed.size(); ++i) {
     const auto& s = (*r)[3 * i];
     const auto& prefs = (*r)[3 * i + 1];
     const auto& attach = (*r)[3 * i + 2];
@@ -63,8 +84,8 @@ bool Processor::load_devices(const std::string& user, std::vector<IndexedState>&
       return false;
     }
     IndexedState st;
-    st.token = (*devices)[i].token;
-    st.state.device_id = (*devices)[i].device_id;
+    st.token = listed[i].second.token;
+    st.state.device_id = listed[i].second.device_id;
     st.state.has_session = !field(s, 0).empty();
     st.state.selected = field(s, 1) == "2";
     st.state.folder = field(s, 2);
@@ -73,62 +94,109 @@ bool Processor::load_devices(const std::string& user, std::vector<IndexedState>&
     st.state.channel = parse_channel(field(prefs, 1));
     st.state.address = field(prefs, 2);
     st.state.format = parse_format(field(prefs, 3));
-    out.push_back(std::move(st));
+    out[listed[i].first].push_back(std::move(st));
   }
   return true;
 }
 
-Processor::Outcome Processor::process(const v1::StoreEvent& event) {
-  if (event.event_id() != current_event_) {
-    current_event_ = event.event_id();
-    finished_devices_.clear();
+Processor::Outcome Processor::process_batch(std::span<const v1::StoreEvent> events) {
+  if (events.empty()) return Outcome::done;
+  const std::string batch_id = events.front().event_id() + "\n" + events.back().event_id() + "\n" +
+                               std::to_string(events.size());
+  if (batch_id != current_batch_) {
+    current_batch_ = batch_id;
+    finished_.clear();
   }
-  if (event.user().empty() || event.event_id().empty()) {
-    log_.warn("store event without user or id ignored", {{"event_id", event.event_id()}});
-    metrics_.filtered(FilterReason::unparseable);
-    return Outcome::done;
+  UserDevices devices;
+  if (!load_devices(events, devices)) return Outcome::retry;
+
+  // Decide every (event, device) pair; the in-band ones become one pipelined append batch.
+  struct Pair {
+    const v1::StoreEvent* event;
+    const IndexedState* device;
+    sessionstore::DeviceKey key;
+    Decision decision;
+    std::size_t record = 0;   // index into records
+    std::size_t append = SIZE_MAX;  // index into items, if appended
+  };
+  std::vector<Pair> pairs;
+  std::vector<sessionstore::EventRecord> records;
+  records.reserve(events.size());
+  for (const auto& e : events) {
+    if (e.user().empty() || e.event_id().empty()) {
+      log_.warn("store event without user or id ignored", {{"event_id", e.event_id()}});
+      metrics_.filtered(FilterReason::unparseable);
+      continue;
+    }
+    auto it = devices.find(e.user());
+    if (it == devices.end() || it->second.empty()) continue;
+    records.push_back(sessionstore::to_record(e));
+    for (const auto& d : it->second) {
+      if (finished_.contains(e.event_id() + "\n" + d.state.device_id)) continue;
+      Pair pr{&e, &d, {e.user(), d.state.device_id}, {}, records.size() - 1};
+      if (d.state.has_session || d.state.channel != OutbandChannel::none) pr.decision = decide(e, d.state);
+      pairs.push_back(std::move(pr));
+    }
   }
-  std::vector<IndexedState> devices;
-  if (!load_devices(event.user(), devices)) return Outcome::retry;
-  for (const auto& d : devices) {
-    if (finished_devices_.contains(d.state.device_id)) continue;
-    if (deliver(event, d) == Outcome::retry) return Outcome::retry;
-    finished_devices_.insert(d.state.device_id);
+  std::vector<sessionstore::AppendItem> items;
+  for (auto& pr : pairs)
+    if (pr.decision.inband) {
+      pr.append = items.size();
+      items.push_back({&pr.key, &records[pr.record]});
+    }
+  std::vector<sessionstore::Result<sessionstore::AppendResult>> appended;
+  if (!items.empty()) {
+    auto r = queue_.append_batch(items);
+    if (!r) {
+      if (r.error().transient) return fail("append: " + r.error().message);
+      log_.error("append batch refused", {{"error", r.error().message}});
+      return Outcome::done;
+    }
+    appended = std::move(*r);
+    for (const auto& a : appended)
+      if (!a && a.error().transient) return fail("append: " + a.error().message);
   }
-  // Only a retry of the same event skips finished devices; a later redelivery is de-duplicated by
+
+  // Metrics, prunes and wake-ups, in batch order.
+  std::set<std::string> pruned;  // "user\ndevice" handled in this call
+  for (const auto& pr : pairs) {
+    const DeviceState& d = pr.device->state;
+    const std::string done_key = pr.event->event_id() + "\n" + d.device_id;
+    if (!d.has_session && d.channel == OutbandChannel::none) {
+      // Neither queue nor wake-up wanted (e.g. the session expired): stop looking at it. The token
+      // was read before the state, so a device registered again meanwhile stays.
+      if (pruned.insert(pr.key.user + "\n" + pr.key.device_id).second)
+        if (auto p = index_.remove_if_unchanged(pr.key, pr.device->token); !p && p.error().transient)
+          return fail("device index prune: " + p.error().message);
+      metrics_.filtered(FilterReason::no_session);
+      finished_.insert(done_key);
+      continue;
+    }
+    after_append(*pr.event, d, pr.decision, pr.append == SIZE_MAX ? nullptr : &appended[pr.append]);
+    finished_.insert(done_key);
+  }
+  // Only a retry of the same batch skips finished pairs; a later redelivery is de-duplicated by
   // Redis like any other.
-  current_event_.clear();
-  finished_devices_.clear();
+  current_batch_.clear();
+  finished_.clear();
   return Outcome::done;
 }
 
-Processor::Outcome Processor::deliver(const v1::StoreEvent& event, const IndexedState& device) {
-  const DeviceState& d = device.state;
-  const sessionstore::DeviceKey key{event.user(), d.device_id};
-  if (!d.has_session && d.channel == OutbandChannel::none) {
-    // Neither queue nor wake-up wanted (e.g. the session expired): stop looking at it. The token was
-    // read before the state, so a device registered again meanwhile stays.
-    if (auto pruned = index_.remove_if_unchanged(key, device.token); !pruned && pruned.error().transient)
-      return fail("device index prune: " + pruned.error().message);
-    metrics_.filtered(FilterReason::no_session);
-    return Outcome::done;
-  }
-  const Decision decision = decide(event, d);
+void Processor::after_append(const v1::StoreEvent& event, const DeviceState& d, const Decision& decision,
+                             const sessionstore::Result<sessionstore::AppendResult>* appended) {
   std::uint64_t seq = 0;
   bool state_comparison = !d.has_session;
-  if (decision.inband) {
-    auto appended = queue_.append(key, sessionstore::to_record(event));
-    if (!appended) {
-      if (appended.error().transient) return fail("append: " + appended.error().message);
-      log_.error("append refused", {{"user", key.user}, {"device", key.device_id},
-                                    {"error", appended.error().message}});
-      return Outcome::done;
+  if (appended != nullptr) {
+    if (!*appended) {
+      log_.error("append refused", {{"user", event.user()}, {"device", d.device_id},
+                                    {"error", appended->error().message}});
+      return;
     }
-    switch (appended->status) {
+    switch ((*appended)->status) {
       case sessionstore::AppendStatus::duplicate:
         // Seen before (Kafka redelivery, hook + reconcile): its wake-up was decided then.
         metrics_.duplicate();
-        return Outcome::done;
+        return;
       case sessionstore::AppendStatus::no_session:
         // The session ended between the read and the append.
         metrics_.filtered(FilterReason::no_session);
@@ -144,7 +212,7 @@ Processor::Outcome Processor::deliver(const v1::StoreEvent& event, const Indexed
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
         metrics_.appended(t > 0 ? static_cast<double>(now_us - t) / 1e6 : -1.0);
-        seq = appended->seq;
+        seq = (*appended)->seq;
         break;
       }
     }
@@ -152,7 +220,6 @@ Processor::Outcome Processor::deliver(const v1::StoreEvent& event, const Indexed
     metrics_.filtered(*decision.inband_rejected);
   }
   if (decision.outband) wake(event, d, seq, state_comparison);
-  return Outcome::done;
 }
 
 void Processor::wake(const v1::StoreEvent& event, const DeviceState& d, std::uint64_t seq, bool state_comparison) {

@@ -237,5 +237,44 @@ TEST_F(ProcessorTest, RedisOutageAsksForRetryThenCompletesWithoutDuplicates) {
   EXPECT_EQ(jobs.size(), 2u);
 }
 
+// A Kafka batch with several users' events, one of them redelivered (in the batch and from an
+// earlier batch): each device's queue gets its user's events once, in batch order, and a device's
+// wake-up is decided once per event.
+TEST_F(ProcessorTest, BatchOfSeveralUsersKeepsOrderAndIgnoresRedelivery) {
+  const ss::DeviceKey other{"user02", "Pother"};
+  ASSERT_TRUE(sessions.open(phone, {"edge", "tcp"}));
+  ASSERT_TRUE(sessions.open(tablet, {"edge", "tcp"}));
+  ASSERT_TRUE(sessions.open(other, {"edge", "tcp"}));
+  set(other, {{"PIMAP_OUTBAND_CHANNEL", "SMS"}, {"PIMAP_OUTBAND_ADDRESS", "+4912345678"}});
+  ASSERT_TRUE(sessions.detach(other, sessions.lookup(other)->value().id, {}));
+  ASSERT_EQ(processor.process(event("e0")), Processor::Outcome::done);  // an earlier batch
+  auto for_other = [&](const std::string& id) {
+    auto e = event(id);
+    e.set_user("user02");
+    return e;
+  };
+  std::vector<v1::StoreEvent> batch = {event("e1"), for_other("f1"), event("e0"), event("e2"),
+                                       for_other("f2"), event("e1"), for_other("f1")};
+  ASSERT_EQ(processor.process_batch(batch), Processor::Outcome::done);
+  for (const auto& d : {phone, tablet}) {
+    auto p = queue.read_after(d, 0, 10);
+    ASSERT_TRUE(p);
+    std::vector<std::string> ids;
+    for (const auto& ev : p->events) ids.push_back(ev.event_id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"e0", "e1", "e2"}));
+  }
+  auto p = queue.read_after(other, 0, 10);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 2u);
+  EXPECT_EQ(p->events[0].event_id, "f1");
+  EXPECT_EQ(p->events[1].event_id, "f2");
+  EXPECT_EQ(probe.counter("events_appended_total"), 2 + 4 + 2);
+  EXPECT_EQ(probe.counter("duplicates_total"), 2 + 2 + 1);
+  // user02's device is detached with an SMS channel: one wake-up for f1 (f2 coalesced), none for
+  // the redelivered f1.
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].user, "user02");
+}
+
 }  // namespace
 }  // namespace pimap::notifier

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <unordered_set>
 #include <vector>
 
 namespace pimap::session {
@@ -149,87 +151,124 @@ void PushHub::schedule_locked(const DeviceKey& device, Attachment& a) {
   }
   a.scheduled = true;
   a.dirty = false;
-  work_.post([this, device] { pump(device); });
+  ready_.push_back(device);
+  if (!drain_posted_) {
+    drain_posted_ = true;
+    work_.post([this] { drain(); });
+  }
 }
 
-void PushHub::pump(const DeviceKey& device) {
-  std::shared_ptr<PushSink> sink;
-  std::string session_id;
-  std::uint64_t after = 0;
-  std::uint64_t generation = 0;
-  std::int64_t attached_us = 0;
+void PushHub::drain() {
+  std::vector<DeviceKey> devices;
   {
     std::lock_guard lock(mutex_);
-    auto it = attached_.find(device);
-    if (it == attached_.end()) return;
-    it->second.dirty = false;
-    sink = it->second.sink;
-    session_id = it->second.session_id;
-    after = it->second.pushed_seq;
-    generation = it->second.generation;
-    attached_us = it->second.attached_unix_us;
+    const std::size_t n = std::min(ready_.size(), kDrainMax);
+    devices.assign(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.begin() + n));
+    ready_.erase(ready_.begin(), ready_.begin() + n);
+    // More than one drain's worth: the next one runs beside this one on another worker.
+    if (ready_.empty()) drain_posted_ = false;
+    else work_.post([this] { drain(); });
   }
-  auto pending = store_.queue.read_after(device, after, options_.push_batch);
-  bool more = false;
-  bool failed = false;
-  bool gone = false;
-  std::uint64_t last = after;
-  if (!pending) {
-    if (pending.error().code == sessionstore::StoreErrc::no_session) {
-      v1::SessionPush push;  // the session is gone (LOGOUT elsewhere, expiry)
+  if (!devices.empty()) pump_many(devices);
+}
+
+void PushHub::pump_many(const std::vector<DeviceKey>& devices) {
+  struct Snapshot {
+    const DeviceKey* device;
+    std::shared_ptr<PushSink> sink;
+    std::string session_id;
+    std::uint64_t after = 0;
+    std::uint64_t generation = 0;
+    std::int64_t attached_us = 0;
+  };
+  std::vector<Snapshot> snaps;
+  snaps.reserve(devices.size());
+  {
+    std::lock_guard lock(mutex_);
+    std::unordered_set<DeviceKey> seen;  // a device attached again while queued can be listed twice
+    for (const auto& device : devices) {
+      auto it = attached_.find(device);
+      if (it == attached_.end() || !seen.insert(device).second) continue;
+      it->second.dirty = false;
+      snaps.push_back({&device, it->second.sink, it->second.session_id, it->second.pushed_seq,
+                       it->second.generation, it->second.attached_unix_us});
+    }
+  }
+  if (snaps.empty()) return;
+  std::vector<sessionstore::ReadItem> items;
+  items.reserve(snaps.size());
+  for (const auto& sn : snaps) items.push_back({sn.device, sn.after});
+  auto batch = store_.queue.read_after_batch(items, options_.push_batch);
+  for (std::size_t i = 0; i < snaps.size(); ++i) {
+    const DeviceKey& device = *snaps[i].device;
+    const auto& sink = snaps[i].sink;
+    const auto& session_id = snaps[i].session_id;
+    const std::uint64_t after = snaps[i].after;
+    const std::uint64_t generation = snaps[i].generation;
+    const std::int64_t attached_us = snaps[i].attached_us;
+    sessionstore::Result<sessionstore::Pending> pending =
+        batch ? std::move((*batch)[i]) : sessionstore::Result<sessionstore::Pending>(batch.error());
+    bool more = false;
+    bool failed = false;
+    bool gone = false;
+    std::uint64_t last = after;
+    if (!pending) {
+      if (pending.error().code == sessionstore::StoreErrc::no_session) {
+        v1::SessionPush push;  // the session is gone (LOGOUT elsewhere, expiry)
+        push.mutable_device()->set_user(device.user);
+        push.mutable_device()->set_device_id(device.device_id);
+        push.set_session_id(session_id);
+        push.set_evicted(true);
+        sink->send(std::move(push));
+        gone = true;
+      } else {
+        metrics_.redis_errors.Increment();
+        failed = true;
+      }
+    } else if (!pending->events.empty()) {
+      v1::SessionPush push;
       push.mutable_device()->set_user(device.user);
       push.mutable_device()->set_device_id(device.device_id);
       push.set_session_id(session_id);
-      push.set_evicted(true);
-      sink->send(std::move(push));
-      gone = true;
-    } else {
-      metrics_.redis_errors.Increment();
-      failed = true;
+      for (const auto& ev : pending->events) to_proto(ev, device, push.add_events());
+      push.set_resync(pending->resync);
+      push.set_resync_folder(pending->resync_folder);
+      last = pending->events.back().seq;
+      more = pending->events.size() >= options_.push_batch;
+      const auto count = pending->events.size();
+      const std::int64_t now_us = unix_us_now();
+      std::vector<double> live_latencies;
+      for (const auto& queued : push.events()) {
+        const auto& ev = queued.event();
+        const std::int64_t t = ev.store_time_unix_us() > 0 ? ev.store_time_unix_us() : ev.observed_unix_us();
+        if (t > 0 && t >= attached_us)
+          live_latencies.push_back(static_cast<double>(std::max<std::int64_t>(now_us - t, 0)) / 1e6);
+      }
+      if (sink->send(std::move(push))) {
+        metrics_.pushes.Increment();
+        metrics_.pushed_events.Increment(static_cast<double>(count));
+        if (pending->resync) metrics_.resyncs.Increment();
+        for (double seconds : live_latencies) metrics_.push_latency.Observe(seconds);
+      }
     }
-  } else if (!pending->events.empty()) {
-    v1::SessionPush push;
-    push.mutable_device()->set_user(device.user);
-    push.mutable_device()->set_device_id(device.device_id);
-    push.set_session_id(session_id);
-    for (const auto& ev : pending->events) to_proto(ev, device, push.add_events());
-    push.set_resync(pending->resync);
-    push.set_resync_folder(pending->resync_folder);
-    last = pending->events.back().seq;
-    more = pending->events.size() >= options_.push_batch;
-    const auto count = pending->events.size();
-    const std::int64_t now_us = unix_us_now();
-    std::vector<double> live_latencies;
-    for (const auto& queued : push.events()) {
-      const auto& ev = queued.event();
-      const std::int64_t t = ev.store_time_unix_us() > 0 ? ev.store_time_unix_us() : ev.observed_unix_us();
-      if (t > 0 && t >= attached_us)
-        live_latencies.push_back(static_cast<double>(std::max<std::int64_t>(now_us - t, 0)) / 1e6);
+    std::lock_guard lock(mutex_);
+    auto it = attached_.find(device);
+    if (it == attached_.end()) continue;
+    auto& a = it->second;
+    a.scheduled = false;
+    if (a.generation != generation) {
+      schedule_locked(device, a);  // attached again meanwhile: start over from its after_seq
+      continue;
     }
-    if (sink->send(std::move(push))) {
-      metrics_.pushes.Increment();
-      metrics_.pushed_events.Increment(static_cast<double>(count));
-      if (pending->resync) metrics_.resyncs.Increment();
-      for (double seconds : live_latencies) metrics_.push_latency.Observe(seconds);
+    if (gone) {
+      attached_.erase(it);
+      metrics_.attached_devices.Set(static_cast<double>(attached_.size()));
+      continue;
     }
+    a.retry = failed;
+    if (last > a.pushed_seq) a.pushed_seq = last;
+    if (more || a.dirty) schedule_locked(device, a);
   }
-  std::lock_guard lock(mutex_);
-  auto it = attached_.find(device);
-  if (it == attached_.end()) return;
-  auto& a = it->second;
-  a.scheduled = false;
-  if (a.generation != generation) {
-    schedule_locked(device, a);  // attached again meanwhile: start over from its after_seq
-    return;
-  }
-  if (gone) {
-    attached_.erase(it);
-    metrics_.attached_devices.Set(static_cast<double>(attached_.size()));
-    return;
-  }
-  a.retry = failed;
-  if (last > a.pushed_seq) a.pushed_seq = last;
-  if (more || a.dirty) schedule_locked(device, a);
 }
 
 void PushHub::on_message(std::string_view, std::string_view payload) {

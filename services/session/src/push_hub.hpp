@@ -7,7 +7,11 @@
 // the new events. Wake-ups are only hints: pumping a device reads its queue from the last seq pushed,
 // so a lost or duplicated wake-up costs nothing, and after a pub/sub reconnect every attached
 // device is pumped once. At most one pump per device runs at a time, which keeps pushes in order and
-// collapses a burst of wake-ups into one read.
+// collapses a burst of wake-ups into one read. Devices due for a pump wait in one ready list that a
+// drain task empties, reading up to kDrainMax devices' queues in one pipelined Redis round trip:
+// one event fanned out to a user's many devices costs one read, not one per device. A drain takes
+// what is ready when it starts, so a lone wake-up is still served at once and batches only grow
+// while the previous read is in flight.
 
 #include "options.hpp"
 #include "session_metrics.hpp"
@@ -26,6 +30,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace pimap::session {
 
@@ -80,7 +85,9 @@ class PushHub {
   void on_message(std::string_view channel, std::string_view payload);
   void on_subscriber_state(bool up, std::string_view detail);
   void schedule_locked(const sessionstore::DeviceKey& device, Attachment& a);
-  void pump(const sessionstore::DeviceKey& device);
+  // Takes up to kDrainMax devices from ready_ and pumps them together.
+  void drain();
+  void pump_many(const std::vector<sessionstore::DeviceKey>& devices);
   void evict_local(const sessionstore::EvictNotice& notice);
   void refresh_loop();
   void refresh_once(bool touch);
@@ -96,6 +103,9 @@ class PushHub {
   std::unordered_map<sessionstore::DeviceKey, Attachment> attached_;
   std::unordered_map<const PushSink*, std::weak_ptr<PushSink>> streams_;
   std::uint64_t next_generation_ = 1;
+  static constexpr std::size_t kDrainMax = 256;
+  std::vector<sessionstore::DeviceKey> ready_;  // scheduled, waiting for a drain
+  bool drain_posted_ = false;                   // a drain task is queued and has not taken ready_ yet
 
   std::unique_ptr<redis::Subscriber> subscriber_;
   std::mutex refresh_mutex_;

@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -342,6 +343,52 @@ TEST_F(SessionServiceTest, EdgeStreamPushesPendingOnAttachAndLiveEventsOnWakeUp)
   EXPECT_FALSE(append(phone, new_message(phone.user(), "INBOX", 3)).instance.has_value());
   stream->WritesDone();
   EXPECT_FALSE(stream->Read(&push));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// Many devices on one edge stream woken together (the pumps are drained in batches, one Redis read
+// for many devices): every device gets every event exactly once, in order. One user per device:
+// this fixture's connection limit is 2 per user.
+TEST_F(SessionServiceTest, ManyDevicesWokenTogetherGetEachEventOnceInOrder) {
+  constexpr int kDevices = 40;
+  std::vector<v1::DeviceKey> devices;
+  std::vector<v1::OpenResponse> opened(kDevices);
+  for (int i = 0; i < kDevices; ++i) {
+    devices.push_back(device("Pfan", "fan" + std::to_string(i) + "@example.test"));
+    ASSERT_TRUE(open(devices.back(), "edge-a", &opened[i]).ok());
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+  auto stream = stub->EdgeStream(&ctx);
+  v1::EdgeMessage hello;
+  hello.mutable_hello()->set_edge_id("edge-a");
+  ASSERT_TRUE(stream->Write(hello));
+  for (int i = 0; i < kDevices; ++i) {
+    v1::EdgeMessage attach;
+    *attach.mutable_attach()->mutable_device() = devices[i];
+    attach.mutable_attach()->set_session_id(opened[i].session_id());
+    attach.mutable_attach()->set_epoch(opened[i].epoch());
+    ASSERT_TRUE(stream->Write(attach));
+  }
+  for (const auto& d : devices)
+    for (int i = 0; i < 200 && !store.registry.holder({d.user(), d.device_id()})->has_value(); ++i)
+      std::this_thread::sleep_for(10ms);
+  constexpr std::uint32_t kEvents = 3;
+  for (std::uint32_t uid = 1; uid <= kEvents; ++uid)
+    for (const auto& d : devices) append(d, new_message(d.user(), "INBOX", uid));
+  std::map<std::string, std::vector<std::uint64_t>> seen;  // device -> uids in push order
+  std::size_t total = 0;
+  v1::SessionPush push;
+  while (total < kDevices * kEvents && stream->Read(&push)) {
+    for (const auto& ev : push.events()) {
+      seen[push.device().user()].push_back(ev.event().uids(0));
+      ++total;
+    }
+  }
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(kDevices));
+  for (const auto& [user, uids] : seen) EXPECT_EQ(uids, (std::vector<std::uint64_t>{1, 2, 3})) << user;
+  stream->WritesDone();
+  while (stream->Read(&push)) ADD_FAILURE() << "extra push for " << push.device().user();
   EXPECT_TRUE(stream->Finish().ok());
 }
 

@@ -21,6 +21,15 @@ class Script {
     return run(conn, std::span(keys.begin(), keys.size()), std::span(args.begin(), args.size()), retry);
   }
 
+  // Pipelined use: add() queues one EVALSHA of this script; run_pipeline() sends a pipeline of them
+  // (and of other commands) in one round trip. When Redis does not know the script (NOSCRIPT on the
+  // first use or after a restart flushed the cache) it loads the script and resends the commands from
+  // the first NOSCRIPT on, in order, so the commands still run in pipeline order as long as the
+  // cache is not flushed *during* the pipeline (only SCRIPT FLUSH by hand can do that). Resending a
+  // command that had already run is harmless only for idempotent scripts (all of ours are).
+  void add(Pipeline& p, std::span<const std::string_view> keys, std::span<const std::string_view> args) const;
+  Result<std::vector<Reply>> run_pipeline(Connection& conn, const Pipeline& p, Retry retry = Retry::never) const;
+
   const std::string& sha1() const noexcept { return sha1_; }
 
  private:

@@ -17,6 +17,7 @@
 #include <pimap/sessionstore/types.hpp>
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,18 @@ struct AppendResult {
   std::optional<std::string> instance;  // the session-service instance that was woken, if any
 };
 
+// One append of a batch: `event` goes to `device`'s queue. Views into the caller's data.
+struct AppendItem {
+  const DeviceKey* device = nullptr;
+  const EventRecord* event = nullptr;
+};
+
+// One read of a batch: `device`'s events after `after_seq`.
+struct ReadItem {
+  const DeviceKey* device = nullptr;
+  std::uint64_t after_seq = 0;
+};
+
 struct QueueConfig {
   std::size_t max_events = 10'000;
   // How many of the most recent event ids are remembered for de-duplication, counted in seqs, so an
@@ -79,14 +92,28 @@ class EventQueue {
   EventQueue(redis::Pool& pool, Keys keys, QueueConfig config);
 
   Result<AppendResult> append(const DeviceKey& device, const EventRecord& event);
+  // The same as append() for every item, in the order given, in one pipelined round trip per
+  // `chunk` items (the notifier's fan-out: all of a Kafka batch's events times their users'
+  // devices). Redis runs a connection's commands in order, so each queue gets its events in the
+  // order of `items`. One result per item; an invalid item fails alone. The whole call fails only on
+  // connection trouble: then any prefix of the items may have been appended, and calling again with
+  // the same items is safe (idempotent by event id; the earlier ones come back `duplicate`).
+  Result<std::vector<Result<AppendResult>>> append_batch(std::span<const AppendItem> items,
+                                                         std::size_t chunk = 2048);
   // Events with seq > after_seq, at most `limit` of them.
   Result<Pending> read_after(const DeviceKey& device, std::uint64_t after_seq, std::size_t limit);
+  // read_after() for every item in one pipelined round trip (the session service pumping the many
+  // devices of a user that one event fanned out to). One result per item, in order; the call fails
+  // only on connection trouble.
+  Result<std::vector<Result<Pending>>> read_after_batch(std::span<const ReadItem> items, std::size_t limit);
   // Number of events waiting (for the queue depth metric).
   Result<std::size_t> depth(const DeviceKey& device);
 
   const QueueConfig& config() const noexcept { return config_; }
 
  private:
+  void add_append(redis::Pipeline& p, const DeviceKey& device, const EventRecord& event) const;
+
   redis::Pool& pool_;
   Keys keys_;
   QueueConfig config_;
