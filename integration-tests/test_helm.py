@@ -49,7 +49,7 @@ CONTRACT_KEYS = {
         "imap.listen", "imaps.listen", "https.listen", "https.path", "tls.cert_file", "tls.key_file",
         "tls.allow_plaintext_login", "session.grpc", "store.host", "store.port", "store.ca_file",
         "store.master_user", "store.master_password_file", "store.pool_idle_seconds", "smtp.host", "smtp.port",
-        "limits.max_line", "limits.max_literal", "limits.idle_timeout_seconds"},
+        "limits.max_line", "limits.max_literal", "limits.idle_timeout_seconds", "https.linger_seconds"},
     "session": COMMON_KEYS | {"grpc.listen", "redis.address", "session.lifetime_seconds",
                               "session.max_connections_per_user", "queue.max_events"},
     "store-watcher": COMMON_KEYS | {
