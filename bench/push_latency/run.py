@@ -44,7 +44,7 @@ import time
 
 from lmtp import Lmtp
 from services import (Service, bucket_quantile, cpu_seconds, free_port, histogram_delta, http_get,
-                      parse_metrics, percentile, stack_pid, total)
+                      parse_metrics, percentile, stack_pid, total, tree_cpu_seconds)
 from wire import Failed, IdleClient, tls_context
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -320,6 +320,14 @@ def latency_phase(a, stack, edge_imaps, users_json, users, n, run_tag, admins):
 
 def throughput_phase(a, stack, edge_imaps, users_json, users, run_tag, admins):
     per_user = a.tp_events_per_user
+    # New messages each device's INBOX gets: hooks name INBOX + pushbench mailboxes, the real store
+    # gets LMTP deliveries or COPYs into INBOX.
+    inbox_expected = per_user * (a.tp_rounds if a.tp_source == "copy" else 1)
+    if a.tp_source == "copy":  # the folder the COPYs read, filled before anything is measured
+        subprocess.run([sys.executable, str(HERE / "store_flood.py"), a.stack_json,
+                        ",".join(u["name"] for u in users), "setup-copy", "--per-user", str(per_user)],
+                       check=True, timeout=600, cwd=HERE)
+        time.sleep(5)  # its events drain before the devices log in
     status = store_status(stack, users)
     devices = Devices(a, edge_imaps, len(users), f"{run_tag}tp", users_json)
     result = {"phase": "throughput", "events_per_user": per_user, "users": len(users)}
@@ -329,23 +337,31 @@ def throughput_phase(a, stack, edge_imaps, users_json, users, run_tag, admins):
         time.sleep(3)
         seq_before = queue_seqs(stack, devices.ask("LAST", "LASTED"))
         pids = dict(a.own_pids)
-        for comp in ("store-watcher", "notifier", "kafka", "redis"):
+        for comp in ("store-watcher", "notifier", "kafka", "redis", "dovecot"):
             pids[comp] = stack_pid(stack, comp)
-        cpu0 = {k: cpu_seconds(p) for k, p in pids.items() if p}
+        cpu_of = lambda k, p: tree_cpu_seconds(p) if k == "dovecot" else cpu_seconds(p)  # noqa: E731
+        cpu0 = {k: cpu_of(k, p) for k, p in pids.items() if p}
         sampler = Sampler(admins)
         sampler.start()
         time.sleep(0.6)
         host, port = stack["store_watcher"]["intake"].rsplit(":", 1)
         names = [u["name"] for u in users]
         floods = []
-        for i in range(a.flood_procs):
-            chunk = names[i::a.flood_procs]
-            spec = ",".join(f"{u}:{status[u][0]}" for u in chunk)
-            floods.append(subprocess.Popen(
-                [sys.executable, str(HERE / "hook_flood.py"), host, port, str(per_user),
-                 str(a.tp_first_uid), spec, "--mailboxes", str(a.tp_mailboxes)],
-                stdout=subprocess.PIPE, text=True, cwd=HERE))
-        sent_ok = sent_failed = 0
+        for i in range(a.flood_procs if a.tp_source != "copy" else 1):
+            chunk = names[i::a.flood_procs] if a.tp_source != "copy" else names
+            if a.tp_source == "hooks":
+                spec = ",".join(f"{u}:{status[u][0]}" for u in chunk)
+                cmd = ["hook_flood.py", host, port, str(per_user), str(a.tp_first_uid), spec,
+                       "--mailboxes", str(a.tp_mailboxes), "--format", a.tp_format, "--txn", str(a.tp_txn)]
+            elif a.tp_source == "lmtp":
+                cmd = ["store_flood.py", a.stack_json, ",".join(chunk), "lmtp", "--per-user", str(per_user),
+                       "--connections", str(max(1, a.tp_lmtp_connections // a.flood_procs))]
+            else:
+                cmd = ["store_flood.py", a.stack_json, ",".join(chunk), "copy", "--per-user", str(per_user),
+                       "--rounds", str(a.tp_rounds)]
+            floods.append(subprocess.Popen([sys.executable, str(HERE / cmd[0])] + cmd[1:],
+                                           stdout=subprocess.PIPE, text=True, cwd=HERE))
+        sent_ok = sent_failed = events_ok = 0
         flood_cpu = 0.0
         t_first, t_last, statuses = float("inf"), 0.0, {}
         for p in floods:
@@ -360,13 +376,15 @@ def throughput_phase(a, stack, edge_imaps, users_json, users, run_tag, admins):
                     statuses[w[1]] = statuses.get(w[1], 0) + int(w[2])
                 elif w[0] == "CPU":
                     flood_cpu += float(w[1])
+                elif w[0] == "EVENTS":
+                    events_ok += int(w[1])
                 elif w[0] == "ERROR":
                     print("  flood:", line, file=sys.stderr)
         # Devices: done once each one's count reached SELECT's + E (or nothing moved for 20 s).
         deadline, last_progress, prev = time.monotonic() + 600, time.monotonic(), None
         while True:
             last = devices.ask("LAST", "LASTED")
-            reached = [l for l in last if int(l[4]) >= int(l[3]) + per_user]
+            reached = [l for l in last if int(l[4]) >= int(l[3]) + inbox_expected]
             progress = sum(int(l[4]) for l in last)
             if progress != prev:
                 prev, last_progress = progress, time.monotonic()
@@ -378,11 +396,11 @@ def throughput_phase(a, stack, edge_imaps, users_json, users, run_tag, admins):
         sampler.stop.set()
         sampler.join()
         seq_after = queue_seqs(stack, last)
-        cpu1 = {k: cpu_seconds(p) for k, p in pids.items() if p}
+        cpu1 = {k: cpu_of(k, p) for k, p in pids.items() if p}
     finally:
         devices.quit()
     samples = sampler.samples
-    done_times = [float(l[5]) for l in last if int(l[4]) >= int(l[3]) + per_user]
+    done_times = [float(l[5]) for l in last if int(l[4]) >= int(l[3]) + inbox_expected]
     stages = {}
     for label, svc, name, labels in (
             ("store-watcher hooks answered", "store-watcher", "pimap_store_watcher_hooks_received_total",
@@ -394,14 +412,18 @@ def throughput_phase(a, stack, edge_imaps, users_json, users, run_tag, admins):
             ("session events pushed to the edge", "session", "pimap_session_pushed_events_total", {})):
         n, rate = stage_rate(samples, svc, name, **labels)
         stages[label] = {"count": n, "per_s": round(rate) if rate else None}
-    total_events = len(users) * per_user * a.tp_mailboxes
+    total_events = len(users) * inbox_expected * (a.tp_mailboxes if a.tp_source == "hooks" else 1)
     result.update(
-        mailboxes_per_user=a.tp_mailboxes, events_total=total_events,
+        source=a.tp_source, mailboxes_per_user=a.tp_mailboxes if a.tp_source == "hooks" else 1,
+        events_total=total_events, hook_format=a.tp_format if a.tp_source == "hooks" else "lua (Dovecot)",
+        events_per_transaction=(a.tp_txn if a.tp_format == "lua" else 1) if a.tp_source == "hooks"
+        else per_user if a.tp_source == "copy" else 1, events_injected_ok=events_ok,
         redis_queue_seq_advance=sum(seq_after[k] - seq_before.get(k, 0) for k in seq_after),
         hooks_sent_ok=sent_ok, hooks_failed=sent_failed, http_statuses=statuses,
         injection_s=round(t_last - t_first, 2),
-        injection_per_s=round(sent_ok / (t_last - t_first)) if t_last > t_first else None,
+        injection_per_s=round(events_ok / (t_last - t_first)) if t_last > t_first else None,
         devices_complete=len(done_times), devices_total=len(last),
+        devices_incomplete=[l[1:5] for l in last if int(l[4]) < int(l[3]) + inbox_expected][:10],
         device_exists_total=sum(int(l[4]) - int(l[3]) for l in last),
         end_to_end_s=round(max(done_times) - t_first, 2) if done_times else None,
         end_to_end_per_s=round(total_events / (max(done_times) - t_first)) if len(done_times) == len(last)
@@ -410,7 +432,7 @@ def throughput_phase(a, stack, edge_imaps, users_json, users, run_tag, admins):
         # CPU seconds each process used while the events went through, per 1,000 events: what a
         # stage costs, whatever else shared the machine's 2 cores during the run.
         cpu_ms_per_1000_events={k: round((cpu1[k] - cpu0[k]) * 1e6 / total_events, 1) for k in cpu1}
-        | {"hook_flood.py (injector)": round(flood_cpu * 1e6 / total_events, 1)})
+        | {"injector (hook_flood.py / store_flood.py)": round(flood_cpu * 1e6 / total_events, 1)})
     return result
 
 
@@ -444,6 +466,17 @@ def main():
     ap.add_argument("--tp-first-uid", type=int, default=1_000_000)
     ap.add_argument("--tp-mailboxes", type=int, default=1,
                     help="mailboxes per user the hooks name (INBOX, pushbench1...): hooks in flight")
+    ap.add_argument("--tp-format", choices=("ox", "lua"), default="ox",
+                    help="hooks as Dovecot's OX driver (one call per new mail) or our Lua driver "
+                         "(one call per mail transaction of --tp-txn messages)")
+    ap.add_argument("--tp-txn", type=int, default=1, help="events per Lua transaction")
+    ap.add_argument("--tp-source", choices=("hooks", "lmtp", "copy"), default="hooks",
+                    help="hooks: synthetic hook calls (hook_flood.py); lmtp: real deliveries into "
+                         "Dovecot, one message per transaction; copy: every user COPYs "
+                         "--tp-events-per-user messages into INBOX at once, --tp-rounds times "
+                         "(store_flood.py)")
+    ap.add_argument("--tp-rounds", type=int, default=1)
+    ap.add_argument("--tp-lmtp-connections", type=int, default=16)
     ap.add_argument("--flood-procs", type=int, default=2)
     ap.add_argument("--edge-binary", type=pathlib.Path,
                     help="pimap-edge to measure (default BUILD/services/edge/pimap-edge)")
@@ -472,6 +505,7 @@ def main():
         with tempfile.TemporaryDirectory(prefix="pushbench-") as tmp:
             users_json = f"{tmp}/users.json"
             json.dump(stack["users"], open(users_json, "w"))
+            a.stack_json = str(d / "stack.json")
             grpc, sadmin = free_port(), free_port()
             session = Service(a.build_dir / "services/session/pimap-session", d / "session.yaml",
                               [f"--grpc.listen=127.0.0.1:{grpc}", f"--admin.listen=127.0.0.1:{sadmin}",

@@ -129,3 +129,25 @@ def cpu_seconds(pid):
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def tree_cpu_seconds(pid):
+    """CPU of a process and all its descendants, living or exited and reaped (Dovecot's master and
+    its imap/lmtp/auth workers): each process's utime + stime + cutime + cstime, so a worker that
+    exits between two readings keeps counting in its parent's cutime."""
+    parents, stats = {}, {}
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(f[1]), []).append(int(d.name))
+        stats[int(d.name)] = sum(int(x) for x in f[11:15]) / TICK
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats.get(p, 0.0)
+        todo.extend(parents.get(p, []))
+    return total

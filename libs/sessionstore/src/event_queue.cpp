@@ -3,6 +3,9 @@
 #include "scripts.hpp"
 #include "store_util.hpp"
 
+#include <algorithm>
+#include <unordered_map>
+
 namespace pimap::sessionstore {
 
 void summarize_resync(Pending& pending) {
@@ -29,26 +32,33 @@ EventQueue::EventQueue(redis::Pool& pool, Keys keys, QueueConfig config)
 
 namespace {
 
-Result<AppendResult> parse_append(const redis::Reply& reply) {
+// One script run's reply: {instance or nil, then (status, seq) per event}.
+Result<std::vector<AppendResult>> parse_append(const redis::Reply& reply, std::size_t events) {
   if (reply.is_error()) return StoreError{StoreErrc::redis, "append: " + std::string(reply.str()), false};
   const auto& e = reply.elements();
-  if (e.size() != 3) return detail::corrupt("append: unexpected reply " + reply.debug_string());
-  AppendResult result;
-  switch (e[0].integer()) {
-    case 0: result.status = AppendStatus::no_session; break;
-    case 1: result.status = AppendStatus::queued; break;
-    case 2: result.status = AppendStatus::duplicate; break;
-    case 3: result.status = AppendStatus::overflow; break;
-    default: return detail::corrupt("append: unknown status");
+  if (e.size() != 1 + 2 * events) return detail::corrupt("append: unexpected reply " + reply.debug_string());
+  std::optional<std::string> instance;
+  if (e[0].type() == redis::Reply::Type::string) instance = std::string(e[0].str());
+  std::vector<AppendResult> out(events);
+  for (std::size_t k = 0; k < events; ++k) {
+    auto& r = out[k];
+    switch (e[1 + 2 * k].integer()) {
+      case 0: r.status = AppendStatus::no_session; break;
+      case 1: r.status = AppendStatus::queued; break;
+      case 2: r.status = AppendStatus::duplicate; break;
+      case 3: r.status = AppendStatus::overflow; break;
+      default: return detail::corrupt("append: unknown status");
+    }
+    r.seq = static_cast<std::uint64_t>(e[2 + 2 * k].integer());
+    if (r.status == AppendStatus::queued || r.status == AppendStatus::overflow) r.instance = instance;
   }
-  result.seq = static_cast<std::uint64_t>(e[1].integer());
-  if (e[2].type() == redis::Reply::Type::string) result.instance = std::string(e[2].str());
-  return result;
+  return out;
 }
 
 }  // namespace
 
-void EventQueue::add_append(redis::Pipeline& p, const DeviceKey& device, const EventRecord& event) const {
+void EventQueue::add_append(redis::Pipeline& p, const DeviceKey& device,
+                            std::span<const EventRecord* const> events) const {
   const std::string keys[] = {keys_.session(device), keys_.queue(device), keys_.dedupe(device),
                               keys_.attach(device)};
   const std::string max = std::to_string(config_.max_events);
@@ -56,8 +66,14 @@ void EventQueue::add_append(redis::Pipeline& p, const DeviceKey& device, const E
   const std::string channel_prefix = keys_.wake_channel_prefix();
   const std::string wake_prefix = device.user + "\n" + device.device_id;
   const std::string_view key_views[] = {keys[0], keys[1], keys[2], keys[3]};
-  const std::string_view args[] = {event.event_id, event.resync ? "1" : "0", event.mailbox, event.payload,
-                                   max, window, channel_prefix, wake_prefix};
+  std::vector<std::string_view> args{max, window, channel_prefix, wake_prefix};
+  args.reserve(4 + 4 * events.size());
+  for (const EventRecord* e : events) {
+    args.push_back(e->event_id);
+    args.push_back(e->resync ? "1" : "0");
+    args.push_back(e->mailbox);
+    args.push_back(e->payload);
+  }
   scripts::append().add(p, key_views, args);
 }
 
@@ -73,26 +89,53 @@ Result<std::vector<Result<AppendResult>>> EventQueue::append_batch(std::span<con
   std::vector<Result<AppendResult>> out;
   out.reserve(items.size());
   if (chunk == 0) chunk = 1;
-  std::optional<redis::Pool::Lease> lease;
-  std::size_t i = 0;
-  while (i < items.size()) {
-    redis::Pipeline p;
-    std::vector<std::size_t> sent;  // index into out of each pipelined command
-    for (; i < items.size() && p.size() < chunk; ++i) {
-      const auto& it = items[i];
-      if (auto v = validate(*it.device); !v) {
-        out.emplace_back(v.error());
-        continue;
-      }
-      if (it.event->event_id.empty()) {
-        out.emplace_back(StoreError{StoreErrc::invalid_argument, "event without an id", false});
-        continue;
-      }
-      sent.push_back(out.size());
-      out.emplace_back(StoreError{StoreErrc::redis, "not sent", true});
-      add_append(p, *it.device, *it.event);
+  // Items grouped per device, each group in the order given: one script run appends a group, and
+  // since queues are independent, running the groups one after another keeps every queue's order.
+  struct Group {
+    const DeviceKey* device = nullptr;
+    std::vector<std::size_t> items;  // indexes into `items` (and `out`)
+  };
+  std::vector<Group> groups;
+  std::unordered_map<std::string, std::size_t> group_of;  // "user\ndevice" -> index into groups
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& it = items[i];
+    out.emplace_back(StoreError{StoreErrc::redis, "not sent", true});
+    if (auto v = validate(*it.device); !v) {
+      out.back() = v.error();
+      continue;
     }
-    if (p.empty()) continue;
+    if (it.event->event_id.empty()) {
+      out.back() = StoreError{StoreErrc::invalid_argument, "event without an id", false};
+      continue;
+    }
+    auto [g, fresh] = group_of.try_emplace(it.device->user + "\n" + it.device->device_id, groups.size());
+    if (fresh) groups.push_back({it.device, {}});
+    groups[g->second].items.push_back(i);
+  }
+  // A script run carries at most `per_run` events, a pipeline at most `chunk` of them.
+  constexpr std::size_t per_run = 512;
+  std::optional<redis::Pool::Lease> lease;
+  std::size_t g = 0, offset = 0;  // next group and the next of its items
+  while (g < groups.size()) {
+    redis::Pipeline p;
+    std::vector<std::span<const std::size_t>> sent;  // the items of each pipelined run
+    std::size_t events = 0;
+    std::vector<const EventRecord*> records;
+    while (g < groups.size() && events < chunk) {
+      const auto& group = groups[g];
+      const std::size_t n = std::min({per_run, group.items.size() - offset, chunk - events});
+      std::span<const std::size_t> run(group.items.data() + offset, n);
+      records.clear();
+      for (std::size_t i : run) records.push_back(items[i].event);
+      add_append(p, *group.device, records);
+      sent.push_back(run);
+      events += n;
+      offset += n;
+      if (offset == group.items.size()) {
+        ++g;
+        offset = 0;
+      }
+    }
     if (!lease) {
       auto l = pool_.acquire();
       if (!l) return from_redis(l.error());
@@ -101,7 +144,15 @@ Result<std::vector<Result<AppendResult>>> EventQueue::append_batch(std::span<con
     // Idempotent by event id, so resending on a stale connection (or after NOSCRIPT) is safe.
     auto replies = scripts::append().run_pipeline(**lease, p, redis::Retry::if_stale);
     if (!replies) return from_redis(replies.error());
-    for (std::size_t k = 0; k < sent.size(); ++k) out[sent[k]] = parse_append((*replies)[k]);
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      auto parsed = parse_append((*replies)[k], sent[k].size());
+      for (std::size_t j = 0; j < sent[k].size(); ++j) {
+        if (parsed)
+          out[sent[k][j]] = std::move((*parsed)[j]);
+        else
+          out[sent[k][j]] = parsed.error();
+      }
+    }
   }
   return out;
 }

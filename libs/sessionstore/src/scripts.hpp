@@ -6,28 +6,57 @@
 
 namespace pimap::sessionstore::scripts {
 
+// Appends several events to one device's queue, in order, as if each were appended alone: the
+// notifier groups a Kafka batch's events per device, so a batch costs one script run per device
+// instead of one per event, and the device's session-service instance gets one wake-up (with the
+// last seq) instead of one per event.
 // KEYS: session, queue, dedupe, attach
-// ARGV: event_id, resync(0|1), mailbox, payload, max_events, dedupe_window, wake channel prefix,
-//       wake payload prefix ("user\ndevice")
-// -> {status (0 no session, 1 queued, 2 duplicate, 3 overflow), seq, woken instance or false}
+// ARGV: max_events, dedupe_window, wake channel prefix, wake payload prefix ("user\ndevice"),
+//       then per event: event_id, resync(0|1), mailbox, payload
+// -> {woken instance or false, then per event: status (0 no session, 1 queued, 2 duplicate,
+//     3 overflow), seq}
 inline const redis::Script& append() {
   static const redis::Script s(R"lua(
 local s, q, x, a = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-if redis.call('EXISTS', s) == 0 then return {0, 0, false} end
-local prev = redis.call('ZSCORE', x, ARGV[1])
-if prev then return {2, tonumber(prev), false} end
-local seq = redis.call('HINCRBY', s, 'seq', 1)
-local id = string.format('%d-0', seq)
-local status = 1
-if redis.call('XLEN', q) >= tonumber(ARGV[5]) then
-  redis.call('DEL', q)
-  redis.call('XADD', q, id, 'i', ARGV[1], 'r', '1', 'm', '', 'o', '1')
-  status = 3
-else
-  redis.call('XADD', q, id, 'i', ARGV[1], 'r', ARGV[2], 'm', ARGV[3], 'e', ARGV[4])
+local n = (#ARGV - 4) / 4
+local out = {false}
+if redis.call('EXISTS', s) == 0 then
+  for i = 1, n do out[2 * i] = 0; out[2 * i + 1] = 0 end
+  return out
 end
-redis.call('ZADD', x, seq, ARGV[1])
-local window = tonumber(ARGV[6])
+local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local first = tonumber(redis.call('HGET', s, 'seq') or '0')
+local seq = first
+local len = redis.call('XLEN', q)
+local seen, added = {}, {}
+for i = 1, n do
+  local b = 4 * i
+  local id = ARGV[b + 1]
+  local prev = seen[id] or redis.call('ZSCORE', x, id)
+  if prev then
+    out[2 * i] = 2; out[2 * i + 1] = tonumber(prev)
+  else
+    seq = seq + 1
+    local sid = string.format('%d-0', seq)
+    if len >= max then
+      redis.call('DEL', q)
+      redis.call('XADD', q, sid, 'i', id, 'r', '1', 'm', '', 'o', '1')
+      len = 1
+      out[2 * i] = 3
+    else
+      redis.call('XADD', q, sid, 'i', id, 'r', ARGV[b + 2], 'm', ARGV[b + 3], 'e', ARGV[b + 4])
+      len = len + 1
+      out[2 * i] = 1
+    end
+    out[2 * i + 1] = seq
+    seen[id] = seq
+    added[#added + 1] = seq
+    added[#added + 1] = id
+  end
+end
+if seq == first then return out end
+redis.call('HSET', s, 'seq', string.format('%d', seq))
+for k = 1, #added, 2000 do redis.call('ZADD', x, unpack(added, k, math.min(k + 1999, #added))) end
 if seq > window then redis.call('ZREMRANGEBYSCORE', x, '-inf', string.format('%d', seq - window)) end
 local ttl = redis.call('PTTL', s)
 if ttl > 0 then
@@ -35,12 +64,11 @@ if ttl > 0 then
   redis.call('PEXPIRE', x, ttl)
 end
 local holder = redis.call('GET', a)
-local instance = false
 if holder then
-  instance = string.match(holder, '^[^\n]*')
-  redis.call('PUBLISH', ARGV[7] .. instance, ARGV[8] .. '\n' .. string.format('%d', seq))
+  out[1] = string.match(holder, '^[^\n]*')
+  redis.call('PUBLISH', ARGV[3] .. out[1], ARGV[4] .. '\n' .. string.format('%d', seq))
 end
-return {status, seq, instance}
+return out
 )lua");
   return s;
 }

@@ -291,6 +291,63 @@ TEST_F(EventQueueTest, AppendBatchOverflowsToAResyncMarker) {
 
 namespace {
 
+// A batch of a device's events is one script run per 512 of them, and wakes its holder once per
+// run with the run's last seq, not once per event; the queue holds all of them, gap-free, in order.
+TEST_F(EventQueueTest, AppendBatchWakesTheHolderOncePerRunWithItsLastSeq) {
+  EventQueue big(pool, keys, QueueConfig{5000, 0});
+  AttachRegistry registry(pool, keys, 30s);
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> got;
+  pimap::redis::Subscriber sub(test::server().options(), {keys.wake_channel("inst-1")},
+                               [&](std::string_view, std::string_view payload) {
+                                 std::lock_guard l(m);
+                                 got.emplace_back(payload);
+                                 cv.notify_all();
+                               });
+  for (int i = 0; i < 200 && !sub.subscribed(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(sub.subscribed());
+  ASSERT_TRUE(registry.attach(phone, Holder{"inst-1", "edge-a"}));
+  std::vector<EventRecord> records;
+  for (int i = 1; i <= 600; ++i) records.push_back(event("w" + std::to_string(i)));
+  std::vector<AppendItem> items;
+  for (const auto& rec : records) items.push_back({&phone, &rec});
+  auto r = big.append_batch(items);
+  ASSERT_TRUE(r) << r.error().message;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    ASSERT_TRUE((*r)[i]);
+    EXPECT_EQ((*r)[i]->status, AppendStatus::queued);
+    EXPECT_EQ((*r)[i]->seq, i + 1);
+    EXPECT_EQ((*r)[i]->instance, std::optional<std::string>("inst-1"));
+  }
+  {
+    std::unique_lock l(m);
+    ASSERT_TRUE(cv.wait_for(l, 5s, [&] { return got.size() >= 2; }));
+    cv.wait_for(l, 300ms, [&] { return got.size() > 2; });  // a third would be one too many
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(parse_wake_up(got[0])->seq, 512u);
+    EXPECT_EQ(parse_wake_up(got[1])->seq, 600u);
+  }
+  auto p = big.read_after(phone, 0, 1000);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 600u);
+  for (std::size_t i = 0; i < 600; ++i) {
+    EXPECT_EQ(p->events[i].seq, i + 1);
+    EXPECT_EQ(p->events[i].event_id, "w" + std::to_string(i + 1));
+  }
+  // All duplicates now: nothing queued, nobody woken.
+  auto again = big.append_batch(items);
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)[599]->status, AppendStatus::duplicate);
+  EXPECT_EQ((*again)[599]->seq, 600u);
+  std::unique_lock l(m);
+  EXPECT_FALSE(cv.wait_for(l, 300ms, [&] { return got.size() > 2; }));
+}
+
+}  // namespace
+
+namespace {
+
 // read_after_batch: several devices' queues in one round trip, each as read_after() would give it.
 TEST_F(EventQueueTest, ReadAfterBatchAnswersPerDevice) {
   const DeviceKey tablet{phone.user, "Ptablet"};

@@ -94,8 +94,9 @@ class EventQueue {
   Result<AppendResult> append(const DeviceKey& device, const EventRecord& event);
   // The same as append() for every item, in the order given, in one pipelined round trip per
   // `chunk` items (the notifier's fan-out: all of a Kafka batch's events times their users'
-  // devices). Redis runs a connection's commands in order, so each queue gets its events in the
-  // order of `items`. One result per item; an invalid item fails alone. The whole call fails only on
+  // devices). Items are grouped per device (one script run appends up to 512 events of one queue
+  // and wakes its holder once); each queue gets its events in the order of `items`. One result per
+  // item; an invalid item fails alone. The whole call fails only on
   // connection trouble: then any prefix of the items may have been appended, and calling again with
   // the same items is safe (idempotent by event id; the earlier ones come back `duplicate`).
   Result<std::vector<Result<AppendResult>>> append_batch(std::span<const AppendItem> items,
@@ -112,7 +113,7 @@ class EventQueue {
   const QueueConfig& config() const noexcept { return config_; }
 
  private:
-  void add_append(redis::Pipeline& p, const DeviceKey& device, const EventRecord& event) const;
+  void add_append(redis::Pipeline& p, const DeviceKey& device, std::span<const EventRecord* const> events) const;
 
   redis::Pool& pool_;
   Keys keys_;
