@@ -262,6 +262,28 @@ def test_mailbox_create_rename_delete(watcher):
     assert one(moved, "event_id") == f"{u['name']}/{renamed}/{uidvalidity}/renamed-from/{first}"
 
 
+def test_non_ascii_mailbox_names_take_the_imap_spelling(watcher):
+    """Dovecot's Lua hooks name mailboxes in UTF-8, its IMAP in modified UTF-7: events carry the latter
+    (the name a device SELECTs and the reconciler sends back), so both paths give one event id."""
+    u = _user(watcher, "user35")
+    name = f"Entw&APw-rfe-{token()}"  # "Entwürfe-…" as IMAP spells it
+    events = Events(watcher, u["name"])
+    with imap(watcher, u) as c:
+        assert c.create(name)[0] == "OK"
+        subject = f"lua-utf7 {token()}"
+        typ, data = c.append(name, None, None,
+                             f"From: it@example.test\r\nSubject: {subject}\r\n\r\nhi\r\n".encode())
+        assert typ == "OK", data
+        st = status(c, name)
+        uid, uidvalidity = st[b"UIDNEXT"] - 1, st[b"UIDVALIDITY"]
+    got = events.wait(lambda ev: of_kind(ev, "MESSAGE_NEW", name), f"MESSAGE_NEW in {name}")
+    (e,) = of_kind(got, "MESSAGE_NEW", name)
+    assert one(e, "source") == "push_notification" and e["uids"] == [str(uid)]
+    assert one(e, "event_id") == f"{u['name']}/{name}/{uidvalidity}/{uid}/new"
+    assert [one(c, "mailbox") for c in of_kind(got, "MAILBOX_CREATED") if "APw" in one(c, "mailbox")] == [name]
+    assert not [x for x in got if "\u00fc" in one(x, "mailbox") or "ü" in one(x, "mailbox")], [_brief(x) for x in got]
+
+
 # ---- After downtime: the reconciler ------------------------------------------------------------
 
 def _fnv1a32(text: str) -> int:

@@ -59,8 +59,9 @@ def render_store_watcher(s: dict) -> dict:
             "kafka": {"brokers": [s["kafka"]], "topic": TOPIC},
             "redis": {"address": s["redis"]},
             "store": _store(s),
-            # Without a push driver in Dovecot, changes are seen through IMAP NOTIFY.
-            **({"watch": {"mode": "notify", "users_refresh": "2s"}}
+            # Without a push driver in Dovecot, changes are seen through IMAP NOTIFY (or IDLE, with
+            # PIMAP_STACK_WATCH_MODE=idle: the mode for stores that lack NOTIFY).
+            **({"watch": {"mode": os.environ.get("PIMAP_STACK_WATCH_MODE", "notify"), "users_refresh": "2s"}}
                if s["dovecot"].get("push_driver") == "none" else {})}
 
 

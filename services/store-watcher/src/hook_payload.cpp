@@ -2,6 +2,8 @@
 
 #include "event_id.hpp"
 
+#include <pimap/imap/mutf7.hpp>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -84,6 +86,16 @@ struct Fields {
     return std::string(v->get_string());
   }
 
+  // A mailbox name as Dovecot's hooks give it (UTF-8), in the spelling of the store's IMAP (modified
+  // UTF-7): a device SELECTs that one, the reconciler sends it back, and both sources give one event id.
+  std::optional<std::string> mailbox(std::string_view key, bool required) {
+    auto name = string(key, required);
+    if (!name) return std::nullopt;
+    auto imap = imap::utf8_to_mutf7(*name);
+    if (!imap) fail(key, "not valid UTF-8");
+    return imap;
+  }
+
   std::optional<std::vector<std::string>> strings(std::string_view key) {
     const json::value* v = obj.if_contains(key);
     if (v == nullptr || v->is_null()) return std::nullopt;
@@ -157,7 +169,7 @@ HookParse parse_ox_payload(std::string_view body, std::int64_t observed_unix_us)
     r.ok = true;
     return r;
   }
-  auto folder = f.string("folder", true);
+  auto folder = f.mailbox("folder", true);
   auto uidvalidity = f.u32("imap-uidvalidity", true);
   auto uid = f.u32("imap-uid", true);
   auto from = f.string("from", false);
@@ -191,6 +203,34 @@ HookParse parse_ox_payload(std::string_view body, std::int64_t observed_unix_us)
 
 namespace {
 
+bool is_message_event(const StoreEvent& e) {
+  return e.kind() == StoreEvent::MESSAGE_NEW || e.kind() == StoreEvent::MESSAGE_EXPUNGED ||
+         e.kind() == StoreEvent::FLAGS_CHANGED;
+}
+
+// Dovecot reports a transaction's mails in no particular UID order (a COPY of 200 messages came as
+// UIDs 771..800 then 601..770), while a device is told new mail in UID order: a NEW below a UID it
+// already holds cannot be appended to its view. Each run of message events is put in (mailbox, UID)
+// order: events of different messages commute, events of one message keep their order (stable),
+// and mailbox events (create/rename/delete) stay where they were, so nothing moves across them.
+void order_by_uid(std::vector<StoreEvent>& events) {
+  auto uid_of = [](const StoreEvent& e) { return e.uids_size() > 0 ? e.uids(0) : 0u; };
+  auto begin = events.begin();
+  while (begin != events.end()) {
+    if (!is_message_event(*begin)) {
+      ++begin;
+      continue;
+    }
+    auto end = begin + 1;
+    while (end != events.end() && is_message_event(*end)) ++end;
+    std::stable_sort(begin, end, [&](const StoreEvent& a, const StoreEvent& b) {
+      if (a.mailbox() != b.mailbox()) return a.mailbox() < b.mailbox();
+      return uid_of(a) < uid_of(b);
+    });
+    begin = end;
+  }
+}
+
 HookParse parse_lua(const json::object* obj, std::int64_t observed_unix_us) {
   HookParse r;
   Fields top{*obj, r.error, ""};
@@ -220,7 +260,7 @@ HookParse parse_lua(const json::object* obj, std::int64_t observed_unix_us) {
       if (auto n = s.number("highestmodseq", std::numeric_limits<std::uint64_t>::max(), false))
         st.set_highestmodseq(*n);
       if (auto n = s.u32("uidvalidity", false)) st.set_uidvalidity(*n);
-      status.emplace(std::string(name), st);
+      if (auto imap_name = imap::utf8_to_mutf7(name)) status.emplace(std::move(*imap_name), st);
     }
     if (!r.error.empty()) return r;
   }
@@ -243,7 +283,7 @@ HookParse parse_lua(const json::object* obj, std::int64_t observed_unix_us) {
     }
     Fields f{item.get_object(), r.error, where};
     auto type = f.string("type", true);
-    auto mailbox = f.string("mailbox", true);
+    auto mailbox = f.mailbox("mailbox", true);
     if (!r.error.empty()) return r;
     auto add = [&](StoreEvent e) {
       if (auto it = status.find(e.mailbox()); it != status.end()) *e.mutable_status() = it->second;
@@ -312,7 +352,7 @@ HookParse parse_lua(const json::object* obj, std::int64_t observed_unix_us) {
           uidvalidity = it->second.uidvalidity();
       StoreEvent e = base_event(*user, *mailbox, uidvalidity.value_or(0), kind, observed_unix_us);
       if (kind == StoreEvent::MAILBOX_RENAMED) {
-        auto old = f.string("old_mailbox", true);
+        auto old = f.mailbox("old_mailbox", true);
         if (!r.error.empty()) return r;
         e.set_old_mailbox(*old);
       }
@@ -322,6 +362,7 @@ HookParse parse_lua(const json::object* obj, std::int64_t observed_unix_us) {
       ++r.batch.ignored;
     }
   }
+  order_by_uid(r.batch.events);
   r.ok = true;
   return r;
 }
@@ -342,10 +383,11 @@ HookParse parse_lua_payload(std::string_view body, std::int64_t observed_unix_us
   // Rejected, yet whatever names the user and mailboxes lets the store be asked what changed.
   r.batch = HookBatch{};
   if (const auto* u = obj->if_contains("user"); u != nullptr && u->is_string()) r.batch.user = u->get_string();
-  auto note = [&](std::string_view mb) {
-    if (mb.empty()) return;
+  auto note = [&](std::string_view name) {
+    auto mb = imap::utf8_to_mutf7(name);
+    if (!mb || mb->empty()) return;
     auto& v = r.batch.reconcile_mailboxes;
-    if (std::find(v.begin(), v.end(), mb) == v.end()) v.emplace_back(mb);
+    if (std::find(v.begin(), v.end(), *mb) == v.end()) v.push_back(std::move(*mb));
   };
   if (const auto* ev = obj->if_contains("events"); ev != nullptr && ev->is_array())
     for (const auto& item : ev->get_array())

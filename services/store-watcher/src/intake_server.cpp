@@ -55,8 +55,20 @@ struct IntakeServer::Impl : std::enable_shared_from_this<IntakeServer::Impl> {
       parser.body_limit(1 << 20);
       stream.expires_after(std::chrono::seconds(30));
       beast::error_code ec;
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;  // closed, timed out, or garbage: nothing to answer
+      // Dovecot's HTTP client sends the first request of each connection with
+      // `Expect: 100-continue` and holds the body back for 2 s unless told to go on: without this
+      // answer the first change in every Dovecot process reached us 2 s late (and the IMAP command
+      // or LMTP delivery that made it waited as long).
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue") && !parser.is_done()) {
+        http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+        co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+      }
+      if (!parser.is_done())
+        co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
       auto req = parser.release();
 
       // The handler answers from any thread; the timer is the wake-up back onto this coroutine.

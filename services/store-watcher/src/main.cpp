@@ -6,7 +6,7 @@
 #include "intake_server.hpp"
 #include "metrics.hpp"
 #include "newly_watched.hpp"
-#include "notify_watcher.hpp"
+#include "imap_watcher.hpp"
 #include "ownership.hpp"
 #include "publisher.hpp"
 #include "reconciler.hpp"
@@ -64,7 +64,7 @@ kit::Schema schema() {
       .def("push_notification");
   s.duration("reconcile.interval", "Periodic reconcile of every owned watched user").def(5min).range(1s, 24h);
   s.duration("watch.users_refresh",
-             "How often the owned watched users are re-read (notify: their connections; push_notification: "
+             "How often the owned watched users are re-read (notify/idle: their connections; push_notification: "
              "new ones get a reconcile baseline at once)")
       .def(1s).range(1s, 1h);
   return s;
@@ -78,8 +78,6 @@ int main(int argc, char** argv) {
   const auto& log = svc.log();
 
   const std::string mode = cfg.string("watch.mode");
-  if (mode == "idle")
-    log.warn("watch.mode idle is not implemented; use notify (Dovecot offers NOTIFY). Only hooks and reconcile run");
 
   sw::Metrics metrics(*kit::process_registry());
   auto kafka_log = [&log](int level, const std::string& msg) {
@@ -195,18 +193,21 @@ int main(int argc, char** argv) {
     else
       log.debug("reconcile: nothing missed", {{"user", user}, {"baseline", r.baseline}});
   };
-  std::unique_ptr<sw::NotifyWatcher> notify;
-  if (mode == "notify") {
-    notify = std::make_unique<sw::NotifyWatcher>(
-        so, [&producer, &log, control_topic, partitions](const std::string& user, const std::vector<std::string>& boxes) {
+  std::unique_ptr<sw::ImapWatcher> notify;
+  if (mode == "notify" || mode == "idle") {
+    notify = std::make_unique<sw::ImapWatcher>(
+        mode == "notify" ? sw::ImapWatcher::Mode::notify : sw::ImapWatcher::Mode::idle, so,
+        [&producer, &log, control_topic, partitions, mode](const std::string& user, const std::vector<std::string>& boxes) {
           // Through the control topic like a hook's request: the shard's owner (normally us) runs it.
-          sw::ControlLoop::request(*producer, control_topic, partitions, user, boxes, [&log, user](const kafka::Error& e) {
-            if (!e.ok()) log.warn("NOTIFY: reconcile request not produced", {{"user", user}, {"error", e.message}});
+          sw::ControlLoop::request(*producer, control_topic, partitions, user, boxes, [&log, user, mode](const kafka::Error& e) {
+            if (!e.ok()) log.warn("watch: reconcile request not produced", {{"mode", mode}, {"user", user}, {"error", e.message}});
           });
         });
     lo.users_refresh = cfg.duration("watch.users_refresh");
     lo.on_owned_users = [&notify](std::vector<std::string> users) { notify->set_users(std::move(users)); };
-    log.info("watch.mode notify: one IMAP NOTIFY connection per owned watched user");
+    log.info(mode == "notify" ? "watch.mode notify: one IMAP NOTIFY connection per owned watched user"
+                              : "watch.mode idle: one IMAP IDLE connection (INBOX) per owned watched user; "
+                                "other folders by the periodic reconcile");
   } else {
     // Hooks report changes, but a flag change is a reconcile, and a user's first reconcile only
     // records a baseline: give newly watched users one before their device can miss anything.

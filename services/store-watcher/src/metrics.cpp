@@ -55,7 +55,7 @@ Metrics::Metrics(prometheus::Registry& registry)
                              .Add({})),
       notify_connections_(prometheus::BuildGauge()
                               .Name("pimap_store_watcher_notify_connections")
-                              .Help("watch.mode notify: IMAP connections with NOTIFY in effect")
+                              .Help("watch.mode notify / idle: IMAP connections with NOTIFY or IDLE in effect")
                               .Register(registry)
                               .Add({})) {
   // Every series exists from the start, so dashboards and alerts see zeros instead of gaps (and a

@@ -3,6 +3,7 @@
 #include "event_id.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace pimap::store_watcher {
@@ -13,6 +14,17 @@ using pimap::v1::StoreEvent;
 
 MailboxState state_of(const pimap::v1::MailboxStatus& s) {
   return MailboxState{s.uidvalidity(), s.highestmodseq(), s.uidnext()};
+}
+
+}  // namespace
+
+namespace {
+
+bool is_recent(std::string_view flag) {
+  return flag.size() == 7 && flag[0] == '\\' &&
+         std::equal(flag.begin() + 1, flag.end(), "recent", [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
 }
 
 }  // namespace
@@ -166,6 +178,19 @@ Reconciler::Report Reconciler::reconcile(const std::string& user, const std::vec
       }
       assign_event_id(e);
       message_events.push_back(std::move(e));
+      // A new message that already carries flags may have been changed since it arrived (a STORE
+      // right after the delivery, before this run): a device told of it by an earlier hook skips
+      // this NEW as known and would never see those flags. Said again as a flag change; a device
+      // that gets both sees EXISTS, then the same flags.
+      if (is_new && std::any_of(m.flags.begin(), m.flags.end(), [](const std::string& f) { return !is_recent(f); })) {
+        auto f = event(snap.name, was.uidvalidity, StoreEvent::FLAGS_CHANGED, &ch.status);
+        f.add_uids(m.uid);
+        f.set_modseq(m.modseq);
+        for (const auto& flag : m.flags)
+          if (!is_recent(flag)) f.add_flags(flag);
+        assign_event_id(f);
+        message_events.push_back(std::move(f));
+      }
     }
     auto vanished = ch.vanished;
     std::sort(vanished.begin(), vanished.end());

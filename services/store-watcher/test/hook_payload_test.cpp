@@ -80,24 +80,50 @@ TEST(LuaPayload, EveryKindOfChange) {
   EXPECT_EQ(r.batch.ignored, 1u);
   ASSERT_EQ(r.batch.events.size(), 7u);
   const auto& ev = r.batch.events;
-  EXPECT_EQ(ev[0].kind(), StoreEvent::MESSAGE_NEW);
-  EXPECT_EQ(ev[0].messages(0).internal_date_unix(), 1700000000);
-  EXPECT_EQ(ev[0].messages(0).size(), 1234u);
-  EXPECT_EQ(ev[0].messages(0).flags(0), "\\Recent");
-  EXPECT_EQ(ev[0].status().uidnext(), 11u);  // status block attached to INBOX events
-  EXPECT_EQ(ev[1].mailbox(), "Sent");
-  EXPECT_FALSE(ev[1].has_status());
-  EXPECT_EQ(ev[2].kind(), StoreEvent::MESSAGE_EXPUNGED);
-  EXPECT_EQ(ev[2].event_id(), "bob/INBOX/5/4/expunged");
-  EXPECT_EQ(ev[3].kind(), StoreEvent::FLAGS_CHANGED);
-  EXPECT_EQ(ev[3].event_id(), "bob/INBOX/5/9@77/flags");
-  ASSERT_EQ(ev[3].flags_size(), 2);
+  // Message events in (mailbox, UID) order (see OrdersATransactionsMessagesByUid).
+  EXPECT_EQ(ev[0].kind(), StoreEvent::MESSAGE_EXPUNGED);
+  EXPECT_EQ(ev[0].event_id(), "bob/INBOX/5/4/expunged");
+  EXPECT_EQ(ev[1].kind(), StoreEvent::FLAGS_CHANGED);
+  EXPECT_EQ(ev[1].event_id(), "bob/INBOX/5/9@77/flags");
+  ASSERT_EQ(ev[1].flags_size(), 2);
+  EXPECT_EQ(ev[2].kind(), StoreEvent::MESSAGE_NEW);
+  EXPECT_EQ(ev[2].messages(0).internal_date_unix(), 1700000000);
+  EXPECT_EQ(ev[2].messages(0).size(), 1234u);
+  EXPECT_EQ(ev[2].messages(0).flags(0), "\\Recent");
+  EXPECT_EQ(ev[2].status().uidnext(), 11u);  // status block attached to INBOX events
+  EXPECT_EQ(ev[3].mailbox(), "Sent");
+  EXPECT_FALSE(ev[3].has_status());
   EXPECT_EQ(ev[4].kind(), StoreEvent::MAILBOX_CREATED);
   EXPECT_EQ(ev[5].kind(), StoreEvent::MAILBOX_DELETED);
   EXPECT_EQ(ev[6].kind(), StoreEvent::MAILBOX_RENAMED);
   EXPECT_EQ(ev[6].old_mailbox(), "Work");
   EXPECT_EQ(ev[6].event_id(), "bob/Jobs/8/renamed-from/Work");
   for (const auto& e : ev) EXPECT_EQ(e.user(), "bob");
+}
+
+// Dovecot reports a COPY's messages in no UID order (seen: 771..800 then 601..770); a device in
+// IDLE can only be told new mail in UID order, so the intake publishes them sorted. Events of one
+// UID keep their order, and nothing moves across a mailbox event.
+TEST(LuaPayload, OrdersATransactionsMessagesByUid) {
+  auto r = parse_lua_payload(R"({"v":1,"user":"bob","events":[
+      {"type":"MessageAppend","mailbox":"INBOX","uidvalidity":5,"uid":771},
+      {"type":"MessageAppend","mailbox":"INBOX","uidvalidity":5,"uid":800},
+      {"type":"MessageAppend","mailbox":"INBOX","uidvalidity":5,"uid":601},
+      {"type":"FlagsSet","mailbox":"INBOX","uidvalidity":5,"uid":601,"flags":["\\Seen"],"modseq":9},
+      {"type":"MessageExpunge","mailbox":"INBOX","uidvalidity":5,"uid":601},
+      {"type":"MessageAppend","mailbox":"INBOX","uidvalidity":5,"uid":602},
+      {"type":"MailboxRename","mailbox":"Jobs","old_mailbox":"Work","uidvalidity":8},
+      {"type":"MessageAppend","mailbox":"Jobs","uidvalidity":8,"uid":7},
+      {"type":"MessageAppend","mailbox":"Jobs","uidvalidity":8,"uid":2}]})",
+                             5);
+  ASSERT_TRUE(r.ok) << r.error;
+  std::vector<std::string> ids;
+  for (const auto& e : r.batch.events) ids.push_back(e.event_id());
+  EXPECT_EQ(ids, (std::vector<std::string>{"bob/INBOX/5/601/new", "bob/INBOX/5/601@9/flags",
+                                           "bob/INBOX/5/601/expunged", "bob/INBOX/5/602/new",
+                                           "bob/INBOX/5/771/new", "bob/INBOX/5/800/new",
+                                           "bob/Jobs/8/renamed-from/Work", "bob/Jobs/8/2/new",
+                                           "bob/Jobs/8/7/new"}));
 }
 
 TEST(LuaPayload, FlagChangeWithoutFullSetAsksForReconcile) {
@@ -125,6 +151,33 @@ TEST(LuaPayload, MailboxEventsTakeUidvalidityFromTheStatusBlock) {
   EXPECT_EQ(r.batch.events[1].event_id(), "bob/Bar/41/renamed-from/Foo");
   EXPECT_EQ(r.batch.events[1].uidvalidity(), 41u);
   EXPECT_EQ(r.batch.events[2].uidvalidity(), 0u);  // a deleted mailbox has no status to tell
+}
+
+// Dovecot's hooks name mailboxes in UTF-8; its IMAP (the reconciler, devices) in modified UTF-7. The
+// event carries the IMAP spelling, so a hook and a reconcile run give the same id for the same change.
+TEST(LuaPayload, MailboxNamesTakeTheImapSpelling) {
+  auto r = parse_lua_payload(
+      "{\"v\":1,\"user\":\"bob\",\"events\":["
+      "{\"type\":\"MessageNew\",\"mailbox\":\"Entw\u00fcrfe\",\"uidvalidity\":7,\"uid\":3},"
+      "{\"type\":\"MailboxRename\",\"mailbox\":\"R&D/\u53f0\u5317\",\"old_mailbox\":\"R&D\"}],"
+      "\"status\":{\"Entw\u00fcrfe\":{\"uidvalidity\":7,\"messages\":3}}}",
+      0);
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_EQ(r.batch.events.size(), 2u);
+  EXPECT_EQ(r.batch.events[0].mailbox(), "Entw&APw-rfe");
+  EXPECT_EQ(r.batch.events[0].status().messages(), 3u);  // the status block is keyed the same way
+  EXPECT_EQ(r.batch.events[0].event_id(), "bob/Entw&APw-rfe/7/3/new");
+  EXPECT_EQ(r.batch.events[1].mailbox(), "R&-D/&U,BTFw-");
+  EXPECT_EQ(r.batch.events[1].old_mailbox(), "R&-D");
+
+  auto ox = parse_ox_payload(
+      R"({"user":"bob","event":"messageNew","folder":"Entw\u00fcrfe","imap-uidvalidity":7,"imap-uid":3})", 0);
+  ASSERT_TRUE(ox.ok) << ox.error;
+  EXPECT_EQ(ox.batch.events[0].event_id(), r.batch.events[0].event_id());
+
+  // Not UTF-8 (a lone surrogate, raw Latin-1): refused, never passed on under a third spelling.
+  EXPECT_FALSE(parse_lua_payload(R"({"v":1,"user":"bob","events":[{"type":"MailboxCreate","mailbox":"\ud800"}]})", 0).ok);
+  EXPECT_FALSE(parse_lua_payload("{\"v\":1,\"user\":\"bob\",\"events\":[{\"type\":\"MailboxCreate\",\"mailbox\":\"caf\xe9\"}]}", 0).ok);
 }
 
 TEST(LuaPayload, EmptyLuaTablesAreAccepted) {

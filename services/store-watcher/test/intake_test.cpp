@@ -6,6 +6,7 @@
 #include <pimap/kafka/consumer.hpp>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/read.hpp>
@@ -211,6 +212,42 @@ TEST(IntakeServer, AnswersFromAnotherThreadOverHttp) {
   EXPECT_NE(response.find("\r\n\r\nok\n"), std::string::npos) << response;
   EXPECT_EQ(seen_method, "PUT");
   EXPECT_EQ(seen_target, "/dovecot/push");
+  EXPECT_EQ(seen_body, body);
+  server.stop_accepting();
+  io.stop();
+  runner.join();
+}
+
+// Dovecot's HTTP client sends `Expect: 100-continue` on a connection's first request and waits
+// (2 s) for `100 Continue` before sending the body. The intake says go on at once: the header alone
+// gets the interim answer, then the body gets the real one.
+TEST(IntakeServer, AnswersExpectContinueBeforeTheBodyIsSent) {
+  boost::asio::io_context io;
+  std::string seen_body;
+  IntakeServer server(io, [&](std::string_view, std::string_view, std::string_view b, IntakeServer::Respond r) {
+    seen_body = b;
+    r(200, "ok\n");
+  });
+  ASSERT_EQ(server.listen("127.0.0.1", 0), "");
+  std::thread runner([&io] { io.run_for(10s); });
+
+  boost::asio::io_context client_io;
+  boost::asio::ip::tcp::socket s(client_io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  const std::string body = R"({"v":1,"user":"bob","events":[]})";
+  const std::string head = "POST /dovecot/lua HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Expect: 100-continue\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  boost::asio::write(s, boost::asio::buffer(head));
+  std::string interim;
+  boost::asio::read_until(s, boost::asio::dynamic_buffer(interim), "\r\n\r\n");
+  EXPECT_EQ(interim.rfind("HTTP/1.1 100 Continue\r\n", 0), 0u) << interim;
+  EXPECT_TRUE(seen_body.empty());  // nothing handled before the body came
+  boost::asio::write(s, boost::asio::buffer(body));
+  std::string response = interim.substr(interim.find("\r\n\r\n") + 4);
+  boost::system::error_code ec;
+  boost::asio::read(s, boost::asio::dynamic_buffer(response), ec);  // until the server closes
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
   EXPECT_EQ(seen_body, body);
   server.stop_accepting();
   io.stop();

@@ -135,6 +135,27 @@ TEST_F(ReconcilerTest, NewFlagsAndExpungesSinceLastModseq) {
   EXPECT_EQ(state.users["alice"]["INBOX"], (MailboxState{5, 130, 22}));
 }
 
+// A message that arrived and was flagged before this run (a STORE right after the delivery): a
+// device told of it by the delivery's hook skips the NEW as known, so the flags are said again as a
+// flag change right after it (\Recent is not a flag a device is told).
+TEST_F(ReconcilerTest, NewMessageAlreadyFlaggedIsAlsoAFlagChange) {
+  state.users["alice"]["INBOX"] = {5, 100, 20};
+  store.boxes = {{"INBOX", status(5, 131, 22)}};
+  MailboxChanges ch;
+  ch.status = status(5, 131, 22);
+  ch.changed = {{21, 131, {"\\Recent", "\\Flagged"}, std::nullopt}};
+  store.changes["INBOX"] = ch;
+
+  auto r = reconciler().reconcile("alice");
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(ids(), (std::vector<std::string>{"alice/INBOX/5/21/new", "alice/INBOX/5/21@131/flags"}));
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_EQ(published[1].kind(), StoreEvent::FLAGS_CHANGED);
+  ASSERT_EQ(published[1].flags_size(), 1);
+  EXPECT_EQ(published[1].flags(0), "\\Flagged");
+  EXPECT_EQ(published[1].modseq(), 131u);
+}
+
 TEST_F(ReconcilerTest, UidvalidityChangeRequiresResync) {
   state.users["alice"]["INBOX"] = {5, 100, 20};
   store.boxes = {{"INBOX", status(9, 1, 1)}};
