@@ -8,7 +8,10 @@ With the stack's Lua push driver every kind of change flows: PIMAP_INBAND_NEW_FO
 FETCH after the EXISTS, `* STATUS` for a folder other than the selected one, and flag changes and
 expunges made by another client (`* n FETCH (UID u FLAGS (...))`, `* n EXPUNGE`).
 
-Users user46..user49 only. The device id carries a per-run suffix so every run starts a fresh session.
+With PIMAP_INBAND_PUSH ON (user50) the same events reach a device that has a folder selected while no
+command is in progress, except expunges, which RFC 3501 §7.4.1 holds until the device's next command.
+
+Users user46..user50 only. The device id carries a per-run suffix so every run starts a fresh session.
 """
 
 from __future__ import annotations
@@ -250,14 +253,19 @@ def test_flag_change_and_expunge_by_another_client_reach_the_device_in_idle(stac
         listed = w.ok("FETCH 1:* (UID)")
         uids = [int(re.search(rb"UID (\d+)", ln).group(1)) for ln in listed if FETCH_LINE.match(ln)]
         assert len(uids) >= 2, listed  # the mails of the tests above
+        with h.direct(stack, USER47) as d:  # an earlier run on the same stack flagged it already
+            d.select("INBOX")
+            d.uid("STORE", str(uids[0]), "-FLAGS.SILENT", "(\\Flagged)")
+            d.logout()
+        w.ok("NOOP")
         tag = idle(w)
         time.sleep(0.5)
         with h.direct(stack, USER47) as d:
             d.select("INBOX")
             d.uid("STORE", str(uids[0]), "+FLAGS", "(\\Flagged)")
-            flag_line = re.compile(rb"^\* 1 FETCH \(UID %d FLAGS \(([^)]*)\)\)\r\n$" % uids[0])
+            # (The unflagging above may still be on its way: a FLAGS () line may come first.)
+            flag_line = re.compile(rb"^\* 1 FETCH \(UID %d FLAGS \(([^)]*\\Flagged[^)]*)\)\)\r\n$" % uids[0])
             line, _ = read_until(w, flag_line, 10.0)
-            assert b"\\Flagged" in flag_line.match(line).group(1), line
             n = len(uids)
             d.uid("STORE", str(uids[-1]), "+FLAGS.SILENT", "(\\Deleted)")
             d.expunge()
@@ -269,3 +277,110 @@ def test_flag_change_and_expunge_by_another_client_reach_the_device_in_idle(stac
         untagged = w.ok("NOOP")
         assert not [ln for ln in untagged if re.match(rb"^\* \d+ (EXISTS|EXPUNGE)", ln)], untagged
         w.ok("LOGOUT")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PIMAP_INBAND_PUSH ON (profile §4, docs/protocol.md "In-band events"), user50: a device with a folder
+# selected is told of changes between commands, without IDLE.
+
+USER50 = "user50"
+
+
+def wire50(stack, dev: str) -> Wire:
+    w = Wire(stack_edge(stack, "imaps"), tls=h.tls_context(stack), timeout=15)
+    untagged, done = w.cmd(f'LOGIN "{USER50}#{dev}" "{h.user(stack, USER50)["password"]}"')
+    assert done.startswith(b"t1 OK"), (untagged, done)
+    return w
+
+
+def lines_within(w: Wire, seconds: float) -> list[bytes]:
+    """Every line the device is sent within `seconds` while it sends nothing."""
+    deadline = time.monotonic() + seconds
+    got = []
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            got.append(w.line(left))
+        except (socket.timeout, TimeoutError):
+            break
+    return got
+
+
+COUNTS = re.compile(rb"^\* \d+ (EXISTS|EXPUNGE)\r\n$|^\* VANISHED ")
+
+
+def test_inband_push_on_tells_a_selected_device_between_commands(stack):
+    h.reset_mailbox(stack, USER50)
+    h.deliver(stack, USER50, [h.message(f"auto-{RUN}-{i}") for i in range(3)])
+    dev = f"Pauto-{RUN}"
+    with wire50(stack, dev) as w:
+        w.ok("XSETPIMAPPREF PIMAP_INBAND_PUSH ON")
+        w.ok("LOGOUT")
+    with wire50(stack, dev) as w:  # a new session: the preference comes with it
+        assert b"* XGETPIMAPPREF (PIMAP_INBAND_PUSH ON)\r\n" in w.ok("XGETPIMAPPREF PIMAP_INBAND_PUSH")
+        assert select_count(w) == 3
+        listed = w.ok("UID FETCH 1:* (UID)")
+        uids = [int(re.search(rb"UID (\d+)", ln).group(1)) for ln in listed if FETCH_LINE.match(ln)]
+        assert len(uids) == 3, listed
+
+        # New mail: `* 4 EXISTS` with no command in progress (and no IDLE).
+        h.deliver(stack, USER50, [h.message(f"auto-{RUN}-new")])
+        line, earlier = read_until(w, EXISTS, 10.0)
+        assert line == b"* 4 EXISTS\r\n", (line, earlier)
+        assert not [ln for ln in earlier if not ln.startswith(b"* ")], earlier
+
+        # A flag change by another client: the FETCH FLAGS, unsolicited.
+        with h.direct(stack, USER50) as d:
+            d.select("INBOX")
+            d.uid("STORE", str(uids[0]), "+FLAGS", "(\\Flagged)")
+            flag_line = re.compile(rb"^\* 1 FETCH \(UID %d FLAGS \(([^)]*)\)\)\r\n$" % uids[0])
+            line, _ = read_until(w, flag_line, 10.0)
+            assert b"\\Flagged" in flag_line.match(line).group(1), line
+
+            # An expunge by another client is not sent while no command is in progress ...
+            d.uid("STORE", str(uids[1]), "+FLAGS.SILENT", "(\\Deleted)")
+            d.expunge()
+            d.logout()
+        # (FETCH FLAGS lines may come: the user's first reconcile tells every message's flags.)
+        quiet = lines_within(w, 4.0)
+        assert not [ln for ln in quiet if COUNTS.match(ln)], quiet
+        # ... it comes with the next command, once, numbered as the device knows the mailbox.
+        untagged = w.ok("NOOP")
+        assert [ln for ln in untagged if re.match(rb"^\* \d+ EXPUNGE", ln)] == [b"* 2 EXPUNGE\r\n"], untagged
+        assert all(ln == b"* 3 EXISTS\r\n" for ln in untagged if EXISTS.match(ln)), untagged
+        quiet = lines_within(w, 2.0)
+        assert not [ln for ln in quiet if COUNTS.match(ln)], quiet
+        assert not [ln for ln in w.ok("NOOP") if re.match(rb"^\* \d+ (EXISTS|EXPUNGE)", ln)]
+        fetched = w.ok("FETCH 1:* (UID)")
+        assert [int(re.search(rb"UID (\d+)", ln).group(1)) for ln in fetched if FETCH_LINE.match(ln)] == \
+            [uids[0], uids[2], store_uid50(stack, f"auto-{RUN}-new")], fetched
+
+        # Another folder selected: a new mail in INBOX is its * STATUS, between commands too.
+        w.ok("CREATE Later")
+        w.ok("SELECT Later")
+        h.deliver(stack, USER50, [h.message(f"auto-{RUN}-status")])
+        status = re.compile(rb'^\* STATUS "INBOX" \(.*\)\r\n$')
+        line, earlier = read_until(w, status, 10.0)
+        assert not [ln for ln in earlier if EXISTS.match(ln)], earlier
+
+        # OFF again: nothing between commands; the mail waits for IDLE.
+        w.ok("SELECT INBOX")
+        w.ok("XSETPIMAPPREF PIMAP_INBAND_PUSH OFF")
+        h.deliver(stack, USER50, [h.message(f"auto-{RUN}-off")])
+        quiet = lines_within(w, 4.0)
+        assert not [ln for ln in quiet if COUNTS.match(ln) or ln.startswith(b"* STATUS")], quiet
+        tag = idle(w)
+        line, earlier = read_until(w, EXISTS, 10.0)
+        assert line == b"* 5 EXISTS\r\n", (line, earlier)
+        done(w, tag)
+        w.ok("LOGOUT")
+
+
+def store_uid50(stack, key: str) -> int:
+    d = h.direct(stack, USER50)
+    try:
+        d.select("INBOX", readonly=True)
+        typ, data = d.uid("SEARCH", None, "HEADER", "Message-ID", key)
+        assert typ == "OK" and data[0], (typ, data)
+        return int(data[0].split()[-1])
+    finally:
+        d.logout()

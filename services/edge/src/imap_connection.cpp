@@ -173,6 +173,8 @@ void ImapConnection::on_input(std::span<const char> data) {
 void ImapConnection::pump() {
   const bool awaiting_input = in_idle_ || !pending_name_.empty();
   while (!closing_ && parser_ && (!busy_ || in_idle_ || pending_name_ == "AUTHENTICATE")) {
+    // Events being written between commands (PIMAP_INBAND_PUSH) go out before the next command starts.
+    if (delivering_ && !in_idle_ && !busy_) break;
     imap::ParseEvent ev = parser_->next();
     if (std::holds_alternative<imap::NeedMore>(ev)) break;
     if (auto* cmd = std::get_if<imap::Command>(&ev)) {
@@ -210,6 +212,7 @@ void ImapConnection::pump() {
   // Between commands the parser holds nothing: drop it so an idle connection keeps no buffers.
   if (!busy_ && parser_ && parser_->idle() && parser_->buffered() == 0) parser_.reset();
   if (!busy_ || in_idle_ || pending_name_ == "AUTHENTICATE") read();
+  if (!busy_ && (!pushes_.empty() || push_overflow_)) flush_pushes();  // PIMAP_INBAND_PUSH
 }
 
 void ImapConnection::finish(const imap::Command& cmd, std::string_view result, std::string line) {
@@ -224,6 +227,12 @@ void ImapConnection::finish(const imap::Command& cmd, std::string_view result, s
 void ImapConnection::dispatch(const imap::Command& cmd) {
   using K = imap::CommandKind;
   command_start_ = Clock::now();
+  if (view_ready_ || capturing_view_) {
+    // The command may change what the device sees: its view is read again when events next wait.
+    view_ready_ = false;
+    capturing_view_ = false;
+    ++idle_generation_;
+  }
   const std::string tag(cmd.tag);
   auto bad = [&](std::string_view why) { finish(cmd, "bad", tag + " BAD " + std::string(why) + "\r\n"); };
 
@@ -421,6 +430,7 @@ void ImapConnection::begin_session(SessionOpen s, std::function<void()> complete
   // --- end in-band events ---
   // --- resume replay (profile §3; docs/protocol.md "Resume") ---
   new_format_ = s.inband_new_format;
+  inband_push_ = s.inband_push;
   ResumePlan plan = plan_resume(s, *store_);
   if (s.resumed && s.selected) {
     selected_ = s.folder;
@@ -644,17 +654,20 @@ void ImapConnection::cmd_xsetpref(const imap::Command& cmd) {
   const std::string tag(cmd.tag);
   std::vector<std::pair<std::string, std::string>> prefs;
   std::optional<std::string> new_format;  // this connection renders with it from the next event on
+  std::optional<bool> inband_push;        // and pushes with it from the next command on
   for (const auto& p : cmd.as<imap::SetPimapPref>()->prefs) {
     std::string value(p.value.kind == imap::Arg::Kind::list ? p.value.raw : p.value.text);
     if (imap::iequals(p.name, "PIMAP_INBAND_NEW_FORMAT")) new_format = value;
+    if (imap::iequals(p.name, "PIMAP_INBAND_PUSH")) inband_push = imap::iequals(value, "ON");
     prefs.emplace_back(std::string(p.name), std::move(value));
   }
   busy_ = true;
   ctx_->sessions->set_preferences(conn_->executor(), device_, std::move(prefs),
-                                  [self = shared_from_this(), cmd, tag, new_format](PrefResult r) {
+                                  [self = shared_from_this(), cmd, tag, new_format, inband_push](PrefResult r) {
                                     switch (r.status) {
                                       case PrefResult::Status::ok:
                                         if (new_format) self->new_format_ = *new_format;
+                                        if (inband_push) self->inband_push_ = *inband_push;
                                         return self->finish(cmd, "ok", tag + " OK XSETPIMAPPREF completed\r\n");
                                       case PrefResult::Status::bad:
                                         return self->finish(cmd, "bad", tag + " BAD " + r.text + "\r\n");
@@ -850,9 +863,70 @@ void ImapConnection::on_push(const v1::SessionPush& push) {
   flush_pushes();
 }
 
+namespace {
+
+// Between commands (PIMAP_INBAND_PUSH) a push is told only if every line it renders may be sent while
+// no command is in progress: RFC 3501 §7.4.1 forbids EXPUNGE (and RFC 7162 VANISHED) then, so an
+// expunge of a message the device knows waits for its next command, and with it everything after it
+// (events stay in order). So does an event of the selected mailbox whose view is unknown: outside IDLE
+// the device's next command settles it at the store without the RESYNC that rendering it would cost.
+bool can_tell_between_commands(const v1::SessionPush& push, const RenderOptions& options, const MailboxView* view) {
+  if (push.resync()) return true;
+  std::optional<MailboxView> after;  // the view as the earlier events of this push leave it
+  for (const auto& q : push.events()) {
+    const auto& e = q.event();
+    const bool message_event = e.kind() == v1::StoreEvent::MESSAGE_NEW ||
+                               e.kind() == v1::StoreEvent::MESSAGE_EXPUNGED ||
+                               e.kind() == v1::StoreEvent::FLAGS_CHANGED;
+    if (!message_event || options.selected.empty() || !same_mailbox(e.mailbox(), options.selected)) continue;
+    if (view == nullptr) return false;
+    if (options.uidvalidity != 0 && e.uidvalidity() != 0 && e.uidvalidity() != options.uidvalidity) continue;
+    if (e.kind() == v1::StoreEvent::MESSAGE_NEW) {
+      if (!after) after = *view;
+      for (auto uid : e.uids()) after->add(uid);
+    } else if (e.kind() == v1::StoreEvent::MESSAGE_EXPUNGED) {
+      const MailboxView& v = after ? *after : *view;
+      for (auto uid : e.uids()) {
+        if (v.contains(uid)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ImapConnection::pushes_between_commands() const {
+  // Over HTTPS the long-lived response is the push channel (profile §10); XZIP captures output.
+  return inband_push_ && ctx_->binding != "https" && state_ == State::selected && !busy_ && !in_idle_ && store_ &&
+         pending_name_.empty() && !xzip_ && !closing_;
+}
+
+void ImapConnection::capture_view_between_commands() {
+  if (capturing_view_) return;
+  capturing_view_ = true;
+  const auto generation = ++idle_generation_;
+  store_->park_for_events([weak = weak_from_this(), generation] {
+    auto self = weak.lock();
+    if (!self || generation != self->idle_generation_) return;  // a command started meanwhile
+    self->capturing_view_ = false;
+    if (!self->pushes_between_commands()) return;
+    self->view_ready_ = true;
+    if (!self->view_saved_) self->save_checkpoint();
+    self->flush_pushes();
+  });
+}
+
 void ImapConnection::flush_pushes() {
-  if (!in_idle_ || !view_ready_ || closing_ || capture_ != nullptr || delivering_) return;
+  if (closing_ || capture_ != nullptr || delivering_) return;
   if (pushes_.empty() && !push_overflow_) return;
+  const bool between_commands = !in_idle_;
+  if (between_commands) {
+    if (!pushes_between_commands()) return;
+    if (!view_ready_) return capture_view_between_commands();
+  } else if (!view_ready_) {
+    return;
+  }
   RenderOptions options;
   if (state_ == State::selected) options.selected = selected_;
   options.qresync = store_ && store_->enabled("QRESYNC");
@@ -869,7 +943,10 @@ void ImapConnection::flush_pushes() {
     seq = overflow_seq_;
     push_overflow_ = false;
   }
-  for (const auto& p : pushes_) {
+  auto told = pushes_.begin();
+  for (; told != pushes_.end(); ++told) {
+    const auto& p = *told;
+    if (between_commands && !can_tell_between_commands(p, options, view ? &*view : nullptr)) break;
     if (p.resync()) {
       all.lines += render_push(p, options, nullptr).lines;
     } else {
@@ -877,7 +954,8 @@ void ImapConnection::flush_pushes() {
     }
     for (const auto& q : p.events()) seq = std::max(seq, q.seq());
   }
-  pushes_.clear();
+  pushes_.erase(pushes_.begin(), told);
+  if (seq == 0 && all.lines.empty()) return;  // all of it waits for the device's next command
   if (store_) {
     for (const auto& c : all.changes) {
       if (c.added) store_->view_added(c.uid);
@@ -897,6 +975,10 @@ void ImapConnection::flush_pushes() {
     }
     if (self->idle_done_waiting_) return self->complete_idle();
     self->flush_pushes();  // what arrived meanwhile
+    // A command that came while events were written between commands starts now.
+    if (!self->in_idle_ && !self->busy_ && !self->delivering_) {
+      boost::asio::post(self->conn_->executor(), [self] { self->pump(); });
+    }
   });
 }
 

@@ -115,6 +115,11 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   void close_with_bye(std::string_view text);
   void arm_idle_timer();
   void flush_pushes();
+  // PIMAP_INBAND_PUSH ON (profile §4): between commands in SELECTED state the device is told of
+  // changes as if it were in IDLE. Reading its view off the store costs a round trip, so it is done
+  // only when an event is waiting (capture_view_between_commands), and forgotten when a command starts.
+  bool pushes_between_commands() const;
+  void capture_view_between_commands();
   void complete_idle();
   // The device's state and view now, for the session service (see save_checkpoint).
   SessionCheckpoint checkpoint_now();
@@ -165,6 +170,8 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   bool delivering_ = false;         // rendered events wait for their NEW_FORMAT FETCH
   bool idle_done_waiting_ = false;  // DONE came while delivering: the IDLE ends after the events
   std::string new_format_;          // PIMAP_INBAND_NEW_FORMAT of this device
+  bool inband_push_ = false;        // PIMAP_INBAND_PUSH ON
+  bool capturing_view_ = false;     // between commands: the store session is reading the view
   std::uint64_t view_version_ = 0;  // orders this connection's checkpoints
   bool view_saved_ = false;         // the session service holds the device's current view
   std::uint64_t idle_generation_ = 0;

@@ -64,6 +64,7 @@ void SessionClient::open(Exec ex, DeviceRef device, std::string binding, std::st
                                  out.pending = r.pending();
                                  out.view.insert(r.view().begin(), r.view().end());
                                  out.inband_new_format = r.inband_new_format();
+                                 out.inband_push = r.inband_push();
                                  out.device = DeviceRef{r.device().user(), r.device().device_id()};
                                } else {
                                  out.error = st.error_message();

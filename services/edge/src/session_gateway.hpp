@@ -37,6 +37,7 @@ struct SessionOpen {
   google::protobuf::RepeatedPtrField<v1::QueuedEvent> pending;
   std::map<std::string, std::string> view;
   std::string inband_new_format;  // PIMAP_INBAND_NEW_FORMAT; empty or NONE = no unsolicited FETCH
+  bool inband_push = false;       // PIMAP_INBAND_PUSH ON: events also between commands when SELECTED
   std::uint64_t last_seq = 0;  // attach the EdgeStream after this seq
   std::uint64_t epoch = 0;     // OpenResponse.epoch: pass back in Attach / Detach
 };

@@ -650,6 +650,16 @@ void PooledStoreSession::arm_idle_timer() {
 }
 
 void PooledStoreSession::capture_then_retire(std::function<void()> then) {
+  if (selected_ && view_) {
+    // Known already: read at IDLE (or PIMAP_INBAND_PUSH) start and kept in step with what the edge
+    // told the device since. What the store said meanwhile (held_) never reached the device and goes
+    // with the connection; the reconciliation after reopening tells it relative to view_. Reading
+    // the view again here would be wrong exactly when held_ has news: the connection's view has
+    // moved on from the device's.
+    deltas_.clear();
+    retire();
+    return then();
+  }
   if (!conn_ || !conn_->usable() || !selected_ || !held_.empty()) {
     // Not selected: nothing to remember. Dead connection or undelivered output: the device's view
     // can no longer be read off the store; reconciliation falls back to the message count.

@@ -111,12 +111,13 @@ grpc::Status SessionRpc::do_open(const v1::OpenRequest& req, v1::OpenResponse& r
   } else {
     metrics_.opened.Increment();
   }
-  // The edge renders new mail with it from the first event on; a failure only costs the unsolicited
-  // FETCH (the default), never the login.
-  static const std::string kNewFormat[] = {"PIMAP_INBAND_NEW_FORMAT"};
-  if (auto prefs = store_.prefs.get(device, kNewFormat)) {
+  // The edge renders events with these from the first one on; a failure only costs the defaults
+  // (no unsolicited FETCH, events in IDLE only), never the login.
+  static const std::string kInband[] = {"PIMAP_INBAND_NEW_FORMAT", "PIMAP_INBAND_PUSH"};
+  if (auto prefs = store_.prefs.get(device, kInband)) {
     for (const auto& [name, value] : *prefs) {
       if (name == "PIMAP_INBAND_NEW_FORMAT") resp.set_inband_new_format(value);
+      if (name == "PIMAP_INBAND_PUSH") resp.set_inband_push(value == "ON");
     }
   } else {
     metrics_.redis_errors.Increment();
