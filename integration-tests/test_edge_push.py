@@ -16,11 +16,15 @@ Users user46..user50 only. The device id carries a per-run suffix so every run s
 
 from __future__ import annotations
 
+import json
+import os
+import pathlib
 import re
 import secrets
 import smtplib
 import socket
 import time
+import urllib.request
 
 import pytest
 
@@ -384,3 +388,89 @@ def store_uid50(stack, key: str) -> int:
         return int(data[0].split()[-1])
     finally:
         d.logout()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hooks that cross (docs/protocol.md "Rendering"): two mails committed at once by two Dovecot processes can
+# have their hooks arrive in the opposite order of their UIDs. The edge asks the store whether the lower one
+# exists: it does, so the device is told to RESYNC rather than left without it until its next command.
+
+def _drop_into_maildir(stack, user: str, key: str) -> tuple[int, int]:
+    """Put a message into the user's Maildir behind Dovecot's back (no hook fires for mail a sync finds),
+    let a direct session's SELECT give it its UID, and return (uid, uidvalidity)."""
+    maildir = pathlib.Path(stack["dovecot"]["mail_root"]) / user / "Maildir"
+    owner = os.stat(maildir)
+    name = f"{int(time.time())}.P{os.getpid()}Q{secrets.token_hex(4)}.pimap-it"
+    tmp = maildir / "tmp" / name
+    tmp.write_bytes(h.message(key))
+    os.chown(tmp, owner.st_uid, owner.st_gid)
+    os.rename(tmp, maildir / "new" / name)
+    with h.direct(stack, user) as d:
+        d.select("INBOX")
+        typ, data = d.uid("SEARCH", None, "HEADER", "Message-ID", key)
+        assert typ == "OK" and data[0], (typ, data)
+        typ, st = d.status("INBOX", "(UIDVALIDITY)")
+        d.logout()
+    return int(data[0].split()[-1]), int(re.search(rb"UIDVALIDITY (\d+)", st[0]).group(1))
+
+
+def _lua_hook(stack, user: str, uidvalidity: int, uid: int) -> None:
+    """What Dovecot's Lua driver POSTs for one new message (services/store-watcher/dovecot/pimap-push.lua)."""
+    body = json.dumps({"v": 1, "user": user, "events": [
+        {"type": "MessageNew", "mailbox": "INBOX", "uidvalidity": uidvalidity, "uid": uid}]}).encode()
+    req = urllib.request.Request(stack["dovecot"]["push_url"], data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200, r.status
+
+
+def test_hooks_that_cross_end_in_a_resync_not_a_silent_gap(stack):
+    with device_wire(stack) as w:
+        before = select_count(w)
+        tag = idle(w)
+        time.sleep(0.5)
+        x, uidvalidity = _drop_into_maildir(stack, USER, f"cross-x-{RUN}")
+        y, _ = _drop_into_maildir(stack, USER, f"cross-y-{RUN}")
+        assert y > x
+        quiet = lines_within(w, 1.5)
+        assert not [ln for ln in quiet if COUNTS.match(ln)], quiet  # no hook has said anything yet
+        _lua_hook(stack, USER, uidvalidity, y)  # the later delivery's hook first
+        line, earlier = read_until(w, EXISTS, 10.0)
+        assert line == f"* {before + 1} EXISTS\r\n".encode(), (line, earlier)
+        _lua_hook(stack, USER, uidvalidity, x)
+        line, earlier = read_until(w, re.compile(rb"^\* RESYNC\r\n$"), 10.0)
+        assert earlier[-1:] == [b"* FOLDER INBOX\r\n"], earlier
+        done(w, tag)
+        # The state comparison a RESYNC asks for finds both, in UID order.
+        fetched = w.ok("UID FETCH %d:%d (UID)" % (x, y))
+        assert [int(re.search(rb"UID (\d+)", ln).group(1)) for ln in fetched if FETCH_LINE.match(ln)] == [x, y], fetched
+        w.ok("LOGOUT")
+
+
+def test_a_live_hook_for_a_message_already_gone_says_nothing(stack):
+    """The echo case the check exists for: a NEW below the device's highest UID for a message the store no
+    longer has (the device's own APPEND, EXPUNGEd since) is not worth a RESYNC."""
+    with device_wire(stack) as w:
+        before = select_count(w)
+        with h.direct(stack, USER) as d:
+            d.select("INBOX")
+            typ, st = d.status("INBOX", "(UIDVALIDITY UIDNEXT)")
+            uidvalidity = int(re.search(rb"UIDVALIDITY (\d+)", st[0]).group(1))
+            d.logout()
+        tag = idle(w)
+        time.sleep(0.5)
+        x, _ = _drop_into_maildir(stack, USER, f"gone-x-{RUN}")
+        y, _ = _drop_into_maildir(stack, USER, f"gone-y-{RUN}")
+        with h.direct(stack, USER) as d:
+            d.select("INBOX")
+            d.uid("STORE", str(x), "+FLAGS.SILENT", "(\\Deleted)")
+            d.expunge()
+            d.logout()
+        _lua_hook(stack, USER, uidvalidity, y)
+        line, earlier = read_until(w, EXISTS, 10.0)
+        assert line == f"* {before + 1} EXISTS\r\n".encode(), (line, earlier)
+        _lua_hook(stack, USER, uidvalidity, x)
+        quiet = lines_within(w, 3.0)
+        assert b"* RESYNC\r\n" not in quiet, quiet
+        done(w, tag)
+        w.ok("LOGOUT")

@@ -132,7 +132,7 @@ std::optional<std::string> mutf7_to_utf8(std::string_view in) {
     }
     std::uint32_t bits = 0;
     int nbits = 0;
-    std::optional<std::uint16_t> high;  // a high surrogate waiting for its pair
+    std::uint16_t high = 0;  // a high surrogate waiting for its pair (0: none)
     for (std::size_t k = i + 1; k < end; ++k) {
       const int v = sextet(in[k]);
       if (v < 0) return std::nullopt;
@@ -142,10 +142,10 @@ std::optional<std::string> mutf7_to_utf8(std::string_view in) {
       nbits -= 16;
       const auto unit = static_cast<std::uint16_t>((bits >> nbits) & 0xffff);
       bits &= (1u << nbits) - 1;
-      if (high) {
+      if (high != 0) {
         if (unit < 0xdc00 || unit > 0xdfff) return std::nullopt;
-        put_utf8(0x10000 + ((static_cast<char32_t>(*high - 0xd800) << 10) | (unit - 0xdc00)), out);
-        high.reset();
+        put_utf8(0x10000 + ((static_cast<char32_t>(high - 0xd800) << 10) | (unit - 0xdc00)), out);
+        high = 0;
       } else if (unit >= 0xd800 && unit <= 0xdbff) {
         high = unit;
       } else if ((unit >= 0xdc00 && unit <= 0xdfff) || unit == 0) {
@@ -155,7 +155,7 @@ std::optional<std::string> mutf7_to_utf8(std::string_view in) {
       }
     }
     // Leftover bits are padding: fewer than 6 of them, all zero. A run ends on whole UTF-16 units.
-    if (high || nbits >= 6 || bits != 0) return std::nullopt;
+    if (high != 0 || nbits >= 6 || bits != 0) return std::nullopt;
     i = end + 1;
   }
   return out;

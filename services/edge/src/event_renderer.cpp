@@ -54,7 +54,12 @@ void render_new(const v1::StoreEvent& e, const RenderOptions& o, MailboxView& vi
       // Cannot be appended (see the header). From a reconcile it is a change the hooks missed; from a
       // live hook it is almost always a message the device has already seen come and go (its own
       // APPEND then EXPUNGE, echoed back late), which the store session settles at the next command.
-      if (e.source() == "reconcile") lost = true;
+      if (e.source() == "reconcile") {
+        lost = true;
+      } else if (!out.selected_resync) {
+        out.doubtful.push_back(uid);
+        out.doubtful_mailbox = e.mailbox();
+      }
       continue;
     }
     view.add(uid);
@@ -70,6 +75,7 @@ void render_new(const v1::StoreEvent& e, const RenderOptions& o, MailboxView& vi
   }
   if (lost && !out.selected_resync) {
     out.selected_resync = true;
+    out.doubtful.clear();  // the RESYNC covers them
     resync(e.mailbox(), out);
   }
 }

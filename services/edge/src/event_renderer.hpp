@@ -12,10 +12,10 @@
 // knows: it cannot be appended without renumbering, and leaving it out would let the device's view
 // silently diverge from the store. What can be appended still is; the `* FOLDER` + `* RESYNC` follows
 // it, once per batch, and the device's state comparison picks up the rest. The same case from a live
-// hook is skipped instead: it is nearly always a message the device already saw appended and expunged
-// (its own changes echoed back), and any real gap is settled by the store session's reconciliation at
-// the device's next command (mailbox_view.hpp) — a RESYNC there would cost every device a state
-// comparison after its own EXPUNGE.
+// hook is not told here: it is nearly always a message the device already saw appended and expunged
+// (its own changes echoed back). The renderer lists it as `doubtful` and the delivery asks the store
+// whether it still exists (inband_delivery.hpp): only a real gap (two deliveries committed at once by
+// two store processes whose hooks crossed) costs the device a RESYNC, not every EXPUNGE of its own.
 
 #include "mailbox_view.hpp"
 
@@ -60,6 +60,10 @@ struct Rendered {
   // A RESYNC of the selected mailbox was told for a new message that could not be placed; later
   // ones in the same batch need no second one.
   bool selected_resync = false;
+  // New messages of the selected mailbox from a live hook that could not be placed (a UID below
+  // one the device holds): an echo if the store no longer has them, a gap if it does.
+  std::vector<std::uint32_t> doubtful;
+  std::string doubtful_mailbox;
 };
 
 // `view`: the device's view of `options.selected`; null when it is not known.

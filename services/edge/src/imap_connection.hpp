@@ -158,8 +158,9 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   DeviceRef device_;                // device_id empty: plain IMAP session
   std::string session_id_;
   std::string selected_;
-  // In-band events: pushes wait here until the device is in IDLE and its view is known, then are
-  // rendered and acked. Past kMaxQueuedPushes they are dropped for a single * RESYNC.
+  // In-band events: pushes wait here until the device is in IDLE (or, with PIMAP_INBAND_PUSH ON,
+  // between commands with a folder selected) and its view is known, then are rendered and acked.
+  // Past kMaxQueuedPushes they are dropped for a single * RESYNC.
   std::uint64_t epoch_ = 0;
   bool attached_ = false;
   std::list<v1::SessionPush> pushes_;  // not deque: an empty deque allocates ~600 bytes

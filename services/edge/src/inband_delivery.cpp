@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <utility>
 #include <vector>
 
 namespace pimap::edge {
@@ -28,6 +29,24 @@ bool wants_new_format(std::string_view p) {
 
 void write_with_new_format(const std::shared_ptr<StoreSession>& store, const std::string& new_format,
                            Rendered rendered, std::function<void(std::string lines)> write) {
+  if (store && !rendered.doubtful.empty() && !rendered.selected_resync) {
+    auto uids = std::exchange(rendered.doubtful, {});
+    std::sort(uids.begin(), uids.end());
+    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+    auto exists = std::make_shared<bool>(false);
+    auto shared = std::make_shared<Rendered>(std::move(rendered));
+    store->fetch_aside(
+        MailboxView::from_uids(uids).to_string(), "(UID)", [exists](std::uint32_t, std::string_view) { *exists = true; },
+        [store, new_format, exists, shared, write = std::move(write)](bool ok) mutable {
+          if (*exists || !ok) {
+            // At the end: after the EXISTS (and NEW_FORMAT FETCH offsets) of what could be placed.
+            shared->lines += "* FOLDER " + astring(shared->doubtful_mailbox) + "\r\n* RESYNC\r\n";
+            shared->selected_resync = true;
+          }
+          write_with_new_format(store, new_format, std::move(*shared), std::move(write));
+        });
+    return;
+  }
   if (!store || !wants_new_format(new_format) || rendered.arrivals.empty()) return write(std::move(rendered.lines));
   std::vector<std::uint32_t> uids;
   for (const auto& a : rendered.arrivals) uids.push_back(a.uid);

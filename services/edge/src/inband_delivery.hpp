@@ -19,9 +19,13 @@ bool wants_new_format(std::string_view preference);
 
 // Calls `write` with `rendered.lines`, or, when `new_format` asks for it and messages arrived, with
 // their FETCH responses put in after each EXISTS (fetched from the store on a connection of the
-// session's own, so nothing else reaches the device). `write` runs on the store session's executor,
-// after this returns when a fetch is needed, and always exactly once: a failed fetch costs the
-// FETCH lines, never the events.
+// session's own, so nothing else reaches the device). When the renderer left `doubtful` new messages
+// (a live hook's UID below one the device holds), the store is asked first whether they exist
+// (`UID FETCH <uids> (UID)` on such a connection): if one does, the device missed it and the lines
+// end with `* FOLDER <mbox>` + `* RESYNC`; if none does, they were echoes of messages already gone.
+// A check that cannot run says RESYNC too: the device must not be left with a silent gap. `write`
+// runs on the store session's executor, after this returns when the store is asked, and always
+// exactly once: a failed fetch costs the FETCH lines, never the events.
 void write_with_new_format(const std::shared_ptr<StoreSession>& store, const std::string& new_format,
                            Rendered rendered, std::function<void(std::string lines)> write);
 

@@ -65,9 +65,9 @@ TEST(EventRenderer, NewMessageBelowTheHighestKnownUidAsksForScopedResync) {
   EXPECT_EQ(view.size(), 2u);
 }
 
-TEST(EventRenderer, LiveHookForALowerUidNotInTheViewIsSkippedNotResynced) {
+TEST(EventRenderer, LiveHookForALowerUidNotInTheViewIsLeftForTheStoreToSettle) {
   // The device appended 3 and 5 and expunged 3 itself; the hook's late NEW for 3 must not cost it a
-  // state comparison (the store session reconciles any real gap at its next command).
+  // state comparison unless 3 still exists (the delivery asks the store: inband_replay_test).
   MailboxView view = MailboxView::from_uids({1, 5});
   auto echo = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3});
   echo.set_source("push_notification");
@@ -75,6 +75,16 @@ TEST(EventRenderer, LiveHookForALowerUidNotInTheViewIsSkippedNotResynced) {
   EXPECT_EQ(r.lines, "");
   EXPECT_TRUE(r.changes.empty());
   EXPECT_EQ(view, MailboxView::from_uids({1, 5}));
+  EXPECT_EQ(r.doubtful, std::vector<std::uint32_t>{3});
+  EXPECT_EQ(r.doubtful_mailbox, "INBOX");
+  // From a reconcile the same case is a RESYNC at once, with nothing left to ask.
+  auto late = echo;
+  late.set_source("reconcile");
+  Rendered both = r;
+  MailboxView again = MailboxView::from_uids({1, 5});
+  render_event(late, inbox(), &again, both);
+  EXPECT_TRUE(both.selected_resync);
+  EXPECT_TRUE(both.doubtful.empty());
 }
 
 TEST(EventRenderer, LateLowerUidStillAppendsTheHigherOnesThenResyncsOnce) {

@@ -145,6 +145,84 @@ TEST(RenderEvents, NewFormatFetchGoesRightAfterItsExistsWithTheDevicesNumber) {
   EXPECT_EQ(with_arrival_fetches(r, [](std::uint32_t) { return std::vector<std::string>{}; }), r.lines);
 }
 
+// "3,5:7" contains 6.
+bool in_set(const std::string& set, std::uint32_t uid) {
+  std::size_t at = 0;
+  while (at < set.size()) {
+    auto end = set.find(',', at);
+    if (end == std::string::npos) end = set.size();
+    const std::string part = set.substr(at, end - at);
+    const auto colon = part.find(':');
+    const auto lo = static_cast<std::uint32_t>(std::stoul(part.substr(0, colon)));
+    const auto hi = colon == std::string::npos ? lo : static_cast<std::uint32_t>(std::stoul(part.substr(colon + 1)));
+    if (uid >= lo && uid <= hi) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// A store whose selected mailbox holds `uids`: fetch_aside answers a `UID FETCH` over them, or fails.
+class AsideStore final : public StoreSession {
+ public:
+  void execute(std::string, Untagged, Done) override {}
+  void park() override {}
+  void close() override {}
+  std::vector<std::string> capabilities() const override { return {}; }
+  void fetch_aside(std::string uid_set, std::string attributes, OnFetch on_fetch,
+                   std::function<void(bool ok)> done) override {
+    asked.push_back(uid_set + " " + attributes);
+    if (!reachable) return done(false);
+    for (auto uid : uids) {
+      if (in_set(uid_set, uid)) on_fetch(uid, "* 9 FETCH (UID " + std::to_string(uid) + ")\r\n");
+    }
+    done(true);
+  }
+  std::vector<std::uint32_t> uids;
+  bool reachable = true;
+  std::vector<std::string> asked;
+};
+
+std::string deliver(const std::shared_ptr<AsideStore>& store, std::string new_format = "") {
+  // Device holds 1 and 5; live hooks say 3 (below 5) and then 6.
+  google::protobuf::RepeatedPtrField<v1::QueuedEvent> events;
+  add(events, 1, K::MESSAGE_NEW, "INBOX", {3});
+  add(events, 2, K::MESSAGE_NEW, "INBOX", {6});
+  for (auto& q : events) q.mutable_event()->set_source("push_notification");
+  MailboxView view = MailboxView::from_uids({1, 5});
+  Rendered r;
+  render_events(events, RenderOptions{"INBOX", false, false}, &view, r);
+  std::string out = "(not written)";
+  write_with_new_format(store, new_format, std::move(r), [&](std::string lines) { out = std::move(lines); });
+  return out;
+}
+
+TEST(Delivery, ALiveLowerUidTheStoreStillHasIsAScopedResyncAfterWhatCouldBePlaced) {
+  auto store = std::make_shared<AsideStore>();
+  store->uids = {1, 3, 5, 6};  // two deliveries committed at once; their hooks crossed
+  EXPECT_EQ(deliver(store), "* 3 EXISTS\r\n* 1 RECENT\r\n* FOLDER INBOX\r\n* RESYNC\r\n");
+  EXPECT_EQ(store->asked, std::vector<std::string>{"3 (UID)"});
+}
+
+TEST(Delivery, ALiveLowerUidTheStoreNoLongerHasWasAnEcho) {
+  auto store = std::make_shared<AsideStore>();
+  store->uids = {1, 5, 6};  // the device's own APPEND of 3, EXPUNGEd since
+  EXPECT_EQ(deliver(store), "* 3 EXISTS\r\n* 1 RECENT\r\n");
+}
+
+TEST(Delivery, ACheckThatCannotRunIsAResyncNotASilentGap) {
+  auto store = std::make_shared<AsideStore>();
+  store->reachable = false;
+  EXPECT_EQ(deliver(store), "* 3 EXISTS\r\n* 1 RECENT\r\n* FOLDER INBOX\r\n* RESYNC\r\n");
+}
+
+TEST(Delivery, NewFormatFetchStillFollowsItsExistsWhenAResyncIsAppended) {
+  auto store = std::make_shared<AsideStore>();
+  store->uids = {1, 3, 5, 6};
+  EXPECT_EQ(deliver(store, "(UID)"),
+            "* 3 EXISTS\r\n* 1 RECENT\r\n* 3 FETCH (UID 6)\r\n* FOLDER INBOX\r\n* RESYNC\r\n");
+  EXPECT_EQ(store->asked, (std::vector<std::string>{"3 (UID)", "6 (UID)"}));
+}
+
 TEST(NewFormatPreference, NoneOrEmptyMeansNoFetch) {
   EXPECT_FALSE(wants_new_format(""));
   EXPECT_FALSE(wants_new_format("NONE"));
