@@ -10,8 +10,21 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <utility>
 
 namespace pimap::store_watcher {
+
+imap::ClientOptions client_options(const ImapStoreOptions& store, std::string tag_prefix) {
+  imap::ClientOptions co;
+  co.host = store.host;
+  co.port = store.port;
+  co.security = store.implicit_tls ? imap::Security::implicit_tls : imap::Security::starttls;
+  co.ca_file = store.ca_file;
+  co.master_user_separator = store.master_separator;
+  co.command_timeout = store.command_timeout;
+  co.tag_prefix = std::move(tag_prefix);
+  return co;
+}
 
 namespace imap = pimap::imap;
 
@@ -105,15 +118,7 @@ struct ImapStoreView::Impl {
   std::string session_for(const std::string& u) {
     if (client && user == u && client->connected()) return {};
     drop();
-    imap::ClientOptions co;
-    co.host = options.host;
-    co.port = options.port;
-    co.security = options.implicit_tls ? imap::Security::implicit_tls : imap::Security::starttls;
-    co.ca_file = options.ca_file;
-    co.master_user_separator = options.master_separator;
-    co.command_timeout = options.command_timeout;
-    co.tag_prefix = "W";
-    client = std::make_unique<imap::Client>(io.get_executor(), co);
+    client = std::make_unique<imap::Client>(io.get_executor(), client_options(options, "W"));
     std::optional<boost::system::error_code> connected;
     client->async_connect([&connected](boost::system::error_code ec) { connected = ec; });
     io.restart();

@@ -11,6 +11,8 @@
 
 #include "store_view.hpp"
 
+#include <pimap/imap/client.hpp>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -27,6 +29,10 @@ struct ImapStoreOptions {
   std::string master_separator = "*";
   std::chrono::milliseconds command_timeout{30'000};
 };
+
+// The client settings every store-watcher connection to the store uses; `tag_prefix` tells its
+// commands apart in the store's logs (W reconcile, N notify, I idle).
+imap::ClientOptions client_options(const ImapStoreOptions& store, std::string tag_prefix);
 
 class ImapStoreView final : public StoreView {
  public:

@@ -95,15 +95,7 @@ struct ImapWatcher::Impl : std::enable_shared_from_this<ImapWatcher::Impl> {
     Watch& w = watches[user];
     w.generation = next_generation++;
     const auto gen = w.generation;
-    imap::ClientOptions co;
-    co.host = store.host;
-    co.port = store.port;
-    co.security = store.implicit_tls ? imap::Security::implicit_tls : imap::Security::starttls;
-    co.ca_file = store.ca_file;
-    co.master_user_separator = store.master_separator;
-    co.command_timeout = store.command_timeout;
-    co.tag_prefix = mode == Mode::notify ? "N" : "W";
-    w.client = std::make_unique<imap::Client>(io.get_executor(), co);
+    w.client = std::make_unique<imap::Client>(io.get_executor(), client_options(store, mode == Mode::notify ? "N" : "I"));
     auto self = shared_from_this();
     w.client->set_untagged_handler([self, user, gen](const imap::Response& r) {
       if (r.untagged == imap::UntaggedKind::status)
