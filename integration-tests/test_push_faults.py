@@ -283,6 +283,7 @@ class Device(threading.Thread):
         out = []
         if len(view) != len(store):
             out.append(f"holds {len(view)} messages, the store {len(store)}")
+            out.append(f"device UIDs {[m.uid for m in view]}, store UIDs {[u for u, _ in store]}")
         for i, (msg, (uid, flags)) in enumerate(zip(view, store), 1):
             if msg.uid is not None and msg.uid != uid:
                 out.append(f"#{i}: UID {msg.uid}, the store has UID {uid}")
@@ -493,10 +494,15 @@ class FlagEventsMissing(AssertionError):
     """A flag change made at the store did not reach a device in IDLE: nothing to test under faults."""
 
 
-# Known bug, not yet found (issue #5): most runs pass, but a clean-clone CI run of 2026-11-29 ended with all 4
-# devices of one user holding a message the store had expunged (one expunge lost for that user under the faults).
-# Not strict: a pass shows as XPASS; a failure of the scenario shows as XFAIL, never as a pass.
-@pytest.mark.xfail(strict=False, reason="an expunge can still be lost for a user under these faults (issue #5)")
+# Three causes of failure were found with this test and fixed (docs/store-watcher.md "Races between hooks and
+# runs", docs/protocol.md "Rendering"): an expunge lost while the watcher was down (a reconcile skipped
+# vanished UIDs at or above its old UIDNEXT), a reconcile's late NEW after the expunge's hook (the later
+# EXPUNGED was a duplicate), and a reconcile's late flag change told again after the device's state
+# comparison. Since then 6 of 6 local runs passed, 3 of them beside a compile (2026-11-29). One known window
+# is left (docs/protocol.md "Acks and checkpoints"): an edge killed between writing events and storing the
+# checkpoint makes the resume replay them. Not strict: a pass shows as XPASS, a failure as XFAIL.
+@pytest.mark.xfail(strict=False, reason="an edge killed between a write and its checkpoint replays the events "
+                                        "written (docs/protocol.md, issue #5)")
 def test_flags_and_expunges_survive_kills_and_restarts(stack):
     # Fail fast, by name, if a flag change does not reach a device at all (e.g. the OX push driver,
     # which reports new mail only). Until the reconciler said a new message's flags again, this probe

@@ -238,7 +238,11 @@ def test_expunge_becomes_message_expunged(watcher):
         c.expunge()
     got = events.wait(lambda ev: any(e["uids"] == [str(uid)] for e in of_kind(ev, "MESSAGE_EXPUNGED", "INBOX")),
                       f"MESSAGE_EXPUNGED uid {uid}")
-    assert [one(e, "source") for e in of_kind(got, "MESSAGE_EXPUNGED")] == ["push_notification"]
+    # The hook's; the reconcile run the \Deleted flag change asks for may repeat it, with the same id.
+    expunged = of_kind(got, "MESSAGE_EXPUNGED")
+    assert one(expunged[0], "source") == "push_notification", [_brief(e) for e in got]
+    assert {one(e, "event_id") for e in expunged} == {one(expunged[0], "event_id")}, [_brief(e) for e in got]
+    assert {one(e, "source") for e in expunged[1:]} <= {"reconcile"}, [_brief(e) for e in got]
 
 
 def test_mailbox_create_rename_delete(watcher):
@@ -339,7 +343,7 @@ def test_changes_made_while_the_watcher_was_down_are_published_after_restart(wat
             doomed = f"doomed {token()}"
             c.append("INBOX", None, None, f"Subject: {doomed}\r\n\r\nx\r\n".encode())
             doomed_uid = uid_of(c, doomed)
-            c.uid("STORE", str(doomed_uid), "+FLAGS", r"(\Deleted)")  # new and gone: devices never saw it
+            c.uid("STORE", str(doomed_uid), "+FLAGS", r"(\Deleted)")  # new and gone while the watcher is down
             c.expunge()
             assert c.create(box)[0] == "OK"
             assert c.create(renamed_from)[0] == "OK"
@@ -349,7 +353,8 @@ def test_changes_made_while_the_watcher_was_down_are_published_after_restart(wat
 
     # The reconcile that runs when the restarted watcher gains the user's shard.
     got = events.wait(lambda ev: of_kind(ev, "MAILBOX_CREATED", renamed_from) and of_kind(ev, "FLAGS_CHANGED")
-                      and of_kind(ev, "MESSAGE_NEW"), "reconciled changes after restart")
+                      and of_kind(ev, "MESSAGE_NEW") and of_kind(ev, "MESSAGE_EXPUNGED"),
+                      "reconciled changes after restart")
     assert all(one(e, "source") == "reconcile" for e in got), [_brief(e) for e in got]
     (flags,) = of_kind(got, "FLAGS_CHANGED")
     assert flags["uids"] == [str(old_uid)] and "\\Answered" in flags["flags"]
@@ -358,8 +363,11 @@ def test_changes_made_while_the_watcher_was_down_are_published_after_restart(wat
     assert new["uids"] == [str(new_uid)] and new["messages"][0]["subject"] == [subject]
     assert new["messages"][0]["from"] == ["Tester <it@example.test>"]
     assert int(one(new["messages"][0], "size")) > 0 and int(one(new["messages"][0], "internal_date_unix")) > 0
-    # Appended and expunged while down: never seen by a device, so neither NEW nor EXPUNGED.
-    assert not [e for e in got if e.get("uids") == [str(doomed_uid)]], [_brief(e) for e in got]
+    # Appended and expunged while down: no NEW, but an EXPUNGED, since the watcher cannot know whether a
+    # hook told devices of it before it went down (docs/store-watcher.md "Races between hooks and runs");
+    # a device that never had it drops the expunge.
+    doomed_events = [(one(e, "kind"), e["uids"]) for e in got if e.get("uids") == [str(doomed_uid)]]
+    assert doomed_events == [("MESSAGE_EXPUNGED", [str(doomed_uid)])], [_brief(e) for e in got]
 
     # Second downtime: an expunge of a message devices knew, a rename and a delete.
     stack_component(watcher, "stop", "store-watcher", signal="KILL")

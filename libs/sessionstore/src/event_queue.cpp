@@ -47,6 +47,7 @@ Result<std::vector<AppendResult>> parse_append(const redis::Reply& reply, std::s
       case 1: r.status = AppendStatus::queued; break;
       case 2: r.status = AppendStatus::duplicate; break;
       case 3: r.status = AppendStatus::overflow; break;
+      case 4: r.status = AppendStatus::stale; break;
       default: return detail::corrupt("append: unknown status");
     }
     r.seq = static_cast<std::uint64_t>(e[2 + 2 * k].integer());
@@ -67,12 +68,13 @@ void EventQueue::add_append(redis::Pipeline& p, const DeviceKey& device,
   const std::string wake_prefix = device.user + "\n" + device.device_id;
   const std::string_view key_views[] = {keys[0], keys[1], keys[2], keys[3]};
   std::vector<std::string_view> args{max, window, channel_prefix, wake_prefix};
-  args.reserve(4 + 4 * events.size());
+  args.reserve(4 + 5 * events.size());
   for (const EventRecord* e : events) {
     args.push_back(e->event_id);
     args.push_back(e->resync ? "1" : "0");
     args.push_back(e->mailbox);
     args.push_back(e->payload);
+    args.push_back(e->stale_if_seen);
   }
   scripts::append().add(p, key_views, args);
 }

@@ -10,15 +10,17 @@ namespace pimap::sessionstore::scripts {
 // notifier groups a Kafka batch's events per device, so a batch costs one script run per device
 // instead of one per event, and the device's session-service instance gets one wake-up (with the
 // last seq) instead of one per event.
+// An event whose stale_if_seen id is in the dedupe set (or earlier in the run) is not queued: a NEW
+// of a message whose expunge the device already took (event_queue.hpp).
 // KEYS: session, queue, dedupe, attach
 // ARGV: max_events, dedupe_window, wake channel prefix, wake payload prefix ("user\ndevice"),
-//       then per event: event_id, resync(0|1), mailbox, payload
+//       then per event: event_id, resync(0|1), mailbox, payload, stale_if_seen ('' = never stale)
 // -> {woken instance or false, then per event: status (0 no session, 1 queued, 2 duplicate,
-//     3 overflow), seq}
+//     3 overflow, 4 stale), seq}
 inline const redis::Script& append() {
   static const redis::Script s(R"lua(
 local s, q, x, a = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local n = (#ARGV - 4) / 4
+local n = (#ARGV - 4) / 5
 local out = {false}
 if redis.call('EXISTS', s) == 0 then
   for i = 1, n do out[2 * i] = 0; out[2 * i + 1] = 0 end
@@ -30,11 +32,13 @@ local seq = first
 local len = redis.call('XLEN', q)
 local seen, added = {}, {}
 for i = 1, n do
-  local b = 4 * i
-  local id = ARGV[b + 1]
+  local b = 5 * i - 1
+  local id, stale = ARGV[b + 1], ARGV[b + 5]
   local prev = seen[id] or redis.call('ZSCORE', x, id)
   if prev then
     out[2 * i] = 2; out[2 * i + 1] = tonumber(prev)
+  elseif stale ~= '' and (seen[stale] or redis.call('ZSCORE', x, stale)) then
+    out[2 * i] = 4; out[2 * i + 1] = 0
   else
     seq = seq + 1
     local sid = string.format('%d-0', seq)

@@ -20,10 +20,10 @@ class EventQueueTest : public test::StoreTest {
   Sessions sessions{pool, keys, SessionConfig{}};
   EventQueue queue{pool, keys, QueueConfig{5, 0}};
   EventRecord event(std::string id, std::string mailbox = "INBOX") {
-    return EventRecord{std::move(id), "payload", false, std::move(mailbox)};
+    return EventRecord{std::move(id), "payload", false, std::move(mailbox), {}};
   }
   EventRecord resync(std::string id, std::string mailbox) {
-    return EventRecord{std::move(id), "uidvalidity changed", true, std::move(mailbox)};
+    return EventRecord{std::move(id), "uidvalidity changed", true, std::move(mailbox), {}};
   }
   void SetUp() override { ASSERT_TRUE(sessions.open(phone, OpenParams{"edge-a", "tcp"})); }
 };
@@ -39,6 +39,38 @@ TEST_F(EventQueueTest, AppendIsIdempotentByEventId) {
   EXPECT_EQ(again->seq, 1u);
   EXPECT_EQ(*queue.depth(phone), 1u);
   EXPECT_EQ(queue.append(phone, event("u1/INBOX/7/101/new"))->seq, 2u);
+}
+
+// A reconcile run's NEW published after the message's expunge hook (issue #5): the device, which has
+// the expunge, must not get the message back, whether the expunge came in an earlier append, was
+// acknowledged since, or came earlier in the same batch.
+TEST_F(EventQueueTest, AnEventIsStaleOnceTheEventItNamesWasQueued) {
+  auto stale_new = [&](std::string uid) {
+    auto e = event("u1/INBOX/7/" + uid + "/new");
+    e.stale_if_seen = "u1/INBOX/7/" + uid + "/expunged";
+    return e;
+  };
+  ASSERT_EQ(queue.append(phone, event("u1/INBOX/7/100/expunged"))->status, AppendStatus::queued);
+  auto r = queue.append(phone, stale_new("100"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, AppendStatus::stale);
+  auto s = sessions.lookup(phone);
+  ASSERT_TRUE(sessions.ack(phone, (*s)->id, 1));
+  EXPECT_EQ(queue.append(phone, stale_new("100"))->status, AppendStatus::stale);
+
+  const auto gone = event("u1/INBOX/7/101/expunged"), late = stale_new("101"), fresh = stale_new("102");
+  const std::vector<AppendItem> items = {{&phone, &gone}, {&phone, &late}, {&phone, &fresh}};
+  auto batch = queue.append_batch(items);
+  ASSERT_TRUE(batch) << batch.error().message;
+  EXPECT_EQ((*batch)[0]->status, AppendStatus::queued);
+  EXPECT_EQ((*batch)[1]->status, AppendStatus::stale);
+  EXPECT_EQ((*batch)[2]->status, AppendStatus::queued);  // its expunge was never seen
+  auto p = queue.read_after(phone, 1, 10);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 2u);
+  EXPECT_EQ(p->events[0].event_id, "u1/INBOX/7/101/expunged");
+  EXPECT_EQ(p->events[1].event_id, "u1/INBOX/7/102/new");
+  EXPECT_EQ(p->events[1].seq, 3u);  // stale ones take no seq
 }
 
 TEST_F(EventQueueTest, RedeliveryAfterAckIsStillADuplicate) {

@@ -24,7 +24,7 @@ class SessionsTest : public test::StoreTest {
   OpenParams edge_a{"edge-a", "tcp"};
   OpenParams edge_b{"edge-b", "tcp"};
 
-  EventRecord event(const std::string& id) { return EventRecord{id, "payload-" + id, false, "INBOX"}; }
+  EventRecord event(const std::string& id) { return EventRecord{id, "payload-" + id, false, "INBOX", {}}; }
 };
 
 TEST(SessionId, Is26Base32CharactersAndRandom) {

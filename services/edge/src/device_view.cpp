@@ -7,12 +7,16 @@ namespace pimap::edge {
 
 namespace {
 
-std::optional<std::uint32_t> number(std::string_view s) {
-  std::uint32_t v = 0;
+// A positive decimal that fits T.
+template <typename T>
+std::optional<T> positive(std::string_view s) {
+  T v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || end != s.data() + s.size() || v == 0) return std::nullopt;
   return v;
 }
+
+std::optional<std::uint32_t> number(std::string_view s) { return positive<std::uint32_t>(s); }
 
 // "1:3,7" as MailboxView::to_string writes it.
 std::optional<MailboxView> uid_set(std::string_view s) {
@@ -44,6 +48,7 @@ std::map<std::string, std::string> encode_view(const DeviceView& view) {
     out["c"] = view.mailbox->select_command;
     out["f"] = view.mailbox->name;
     if (view.mailbox->uidvalidity != 0) out["uv"] = std::to_string(view.mailbox->uidvalidity);
+    if (view.mailbox->modseq_floor != 0) out["ms"] = std::to_string(view.mailbox->modseq_floor);
     out["u"] = view.mailbox->uids.to_string();
   }
   return out;
@@ -71,6 +76,11 @@ std::optional<DeviceView> decode_view(const std::map<std::string, std::string>& 
     const auto n = number(uv->second);
     if (!n) return std::nullopt;
     m.uidvalidity = *n;
+  }
+  if (const auto ms = saved.find("ms"); ms != saved.end()) {
+    const auto n = positive<std::uint64_t>(ms->second);
+    if (!n) return std::nullopt;
+    m.modseq_floor = *n;
   }
   auto uids = uid_set(u->second);
   if (!uids) return std::nullopt;

@@ -12,6 +12,7 @@
 //   c   the SELECT/EXAMINE command that restores the mailbox ("SELECT INBOX\r\n")
 //   f   the mailbox name as the device named it
 //   uv  UIDVALIDITY (decimal); absent when the store did not say
+//   ms  the HIGHESTMODSEQ the device's own SELECT/EXAMINE reported (decimal); absent when none did
 //   u   the UIDs as an IMAP sequence set ("1:40,42"); empty for an empty mailbox
 // A map without `c` describes a session with nothing selected; an empty map means "unknown".
 
@@ -32,6 +33,10 @@ struct DeviceView {
     std::string select_command;        // CRLF-terminated
     std::uint32_t uidvalidity = 0;     // 0: not known
     MailboxView uids;
+    // HIGHESTMODSEQ of the device's last SELECT/EXAMINE (0: none reported, CONDSTORE off). Every change
+    // at or below it is part of the state that SELECT showed the device (RFC 7162 §3.1.2.1), so an
+    // event carrying such a MODSEQ that arrives later is not news to it (event_renderer.hpp).
+    std::uint64_t modseq_floor = 0;
     friend bool operator==(const Mailbox&, const Mailbox&) = default;
   };
   std::optional<Mailbox> mailbox;      // set when a mailbox is selected

@@ -45,11 +45,17 @@ void render_status(const v1::StoreEvent& e, Rendered& out) {
   out.lines += "* STATUS " + quoted(e.mailbox()) + " (" + items + ")\r\n";
 }
 
+// The event's MODSEQ is within the state the device's SELECT showed (RenderOptions::modseq_floor).
+bool known_to_select(const v1::StoreEvent& e, const RenderOptions& o) {
+  return o.modseq_floor != 0 && e.modseq() != 0 && e.modseq() <= o.modseq_floor;
+}
+
 void render_new(const v1::StoreEvent& e, const RenderOptions& o, MailboxView& view, Rendered& out) {
   std::uint64_t added = 0;
   bool lost = false;
   for (std::uint32_t uid : e.uids()) {
     if (view.contains(uid)) continue;  // already told (replay, or the store said so)
+    if (known_to_select(e, o)) continue;  // gone before the device's SELECT
     if (auto top = view.max(); top && uid < *top) {
       // Cannot be appended (see the header). From a reconcile it is a change the hooks missed; from a
       // live hook it is almost always a message the device has already seen come and go (its own
@@ -97,6 +103,7 @@ void render_expunged(const v1::StoreEvent& e, const RenderOptions& o, MailboxVie
 }
 
 void render_flags(const v1::StoreEvent& e, const RenderOptions& o, const MailboxView& view, Rendered& out) {
+  if (known_to_select(e, o)) return;
   std::string flags;
   for (const auto& f : e.flags()) {
     if (!flags.empty()) flags += ' ';

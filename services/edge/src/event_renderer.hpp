@@ -36,6 +36,12 @@ struct RenderOptions {
   // UIDVALIDITY of the device's view of `selected`, 0 when not known. An event of another
   // UIDVALIDITY cannot be placed in the view: it becomes a RESYNC of that folder.
   std::uint32_t uidvalidity = 0;
+  // HIGHESTMODSEQ the device's SELECT of `selected` reported (DeviceView::Mailbox::modseq_floor), 0 when
+  // not known. An event of `selected` with a MODSEQ at or below it describes the state that SELECT (and
+  // the state comparison after it) already showed: a flag change is not told again, and a new message
+  // missing from the view was expunged before the SELECT (not a gap, no RESYNC). Such events come late
+  // from a reconcile run, behind a RESYNC the device has already answered.
+  std::uint64_t modseq_floor = 0;
 };
 
 struct ViewChange {

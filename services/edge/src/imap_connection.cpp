@@ -934,7 +934,10 @@ void ImapConnection::flush_pushes() {
   std::optional<MailboxView> view;
   if (store_ && state_ == State::selected) {
     if (const MailboxView* v = store_->parked_view()) view = *v;
-    if (auto dv = store_->device_view(); dv && dv->mailbox) options.uidvalidity = dv->mailbox->uidvalidity;
+    if (auto dv = store_->device_view(); dv && dv->mailbox) {
+      options.uidvalidity = dv->mailbox->uidvalidity;
+      options.modseq_floor = dv->mailbox->modseq_floor;
+    }
   }
   Rendered all;
   std::uint64_t seq = 0;

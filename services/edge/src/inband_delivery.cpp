@@ -99,6 +99,7 @@ ResumePlan plan_resume(const SessionOpen& s, StoreSession& store) {
   MailboxView uids;
   if (view && view->mailbox) {
     options.uidvalidity = view->mailbox->uidvalidity;
+    options.modseq_floor = view->mailbox->modseq_floor;
     uids = view->mailbox->uids;
   }
   render_events(s.pending, options, s.selected ? &uids : nullptr, plan.replay);

@@ -294,6 +294,7 @@ std::optional<DeviceView> PooledStoreSession::device_view() const {
   DeviceView::Mailbox m;
   m.select_command = selected_->command;
   m.uidvalidity = selected_->uidvalidity.value_or(0);
+  m.modseq_floor = selected_->modseq_floor;
   m.uids = *view_;
   out.mailbox = std::move(m);
   return out;
@@ -304,7 +305,7 @@ void PooledStoreSession::restore_device_view(const DeviceView& view) {
   for (const auto& e : view.enabled) enable(e);
   deltas_.clear();
   if (view.mailbox) {
-    selected_ = Selected{view.mailbox->select_command, std::nullopt};
+    selected_ = Selected{view.mailbox->select_command, std::nullopt, view.mailbox->modseq_floor};
     if (view.mailbox->uidvalidity != 0) selected_->uidvalidity = view.mailbox->uidvalidity;
     view_ = view.mailbox->uids;
     device_exists_ = view_->size();
@@ -525,6 +526,7 @@ void PooledStoreSession::reconcile_and_run(Pending p, MailboxView store, std::ui
     backend_->log->warn("store view not reconcilable after connection loss",
                         {{"device_exists", *device_exists_}, {"store_exists", store_exists}});
   }
+  if (uidvalidity_changed) selected_->modseq_floor = 0;  // MODSEQs of the old UIDVALIDITY say nothing
   if (uidvalidity) selected_->uidvalidity = uidvalidity;
   view_.reset();
   device_exists_ = store_exists;
@@ -537,6 +539,7 @@ void PooledStoreSession::reconcile_and_run(Pending p, MailboxView store, std::ui
 void PooledStoreSession::run(Pending p) {
   if (lost(p)) return;
   seen_uidvalidity_.reset();
+  seen_highestmodseq_ = 0;
   std::string command = std::move(p.command);
   auto on_untagged = p.on_untagged;
   conn_->command(
@@ -551,7 +554,7 @@ void PooledStoreSession::run(Pending p) {
         const bool selecting = p.verb == Verb::select || p.verb == Verb::examine;
         if (selecting && r.status == StoreStatus::ok) {
           if (!p.select_command.empty()) {
-            self->selected_ = Selected{std::move(p.select_command), self->seen_uidvalidity_};
+            self->selected_ = Selected{std::move(p.select_command), self->seen_uidvalidity_, self->seen_highestmodseq_};
           } else {
             self->selected_.reset();  // cannot be restored; the device re-selects after a NO
           }
@@ -599,6 +602,8 @@ void PooledStoreSession::track(const imap::Response& r) {
     case imap::UntaggedKind::condition:
       if (r.code.kind == imap::ResponseCodeKind::uidvalidity) {
         seen_uidvalidity_ = static_cast<std::uint32_t>(r.code.number);
+      } else if (r.code.kind == imap::ResponseCodeKind::highestmodseq) {
+        seen_highestmodseq_ = r.code.number;
       }
       break;
     default:

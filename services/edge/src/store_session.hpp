@@ -112,6 +112,7 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   struct Selected {
     std::string command;  // "SELECT INBOX\r\n" / "EXAMINE ..." as the session re-sends it
     std::optional<std::uint32_t> uidvalidity;
+    std::uint64_t modseq_floor = 0;  // HIGHESTMODSEQ the device's SELECT reported (DeviceView::Mailbox)
   };
 
   void pump();
@@ -152,6 +153,7 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   std::vector<std::string> enabled_;  // upper-case; what the device ENABLEd (CONDSTORE also when implied)
   std::optional<Selected> selected_;
   std::optional<std::uint32_t> seen_uidvalidity_;  // from the running SELECT's responses
+  std::uint64_t seen_highestmodseq_ = 0;           // likewise
   // The device's view of the selected mailbox: while no backend connection backs it, and while
   // parked_for_events (then kept in step with deltas_).
   std::optional<MailboxView> view_;

@@ -129,6 +129,37 @@ TEST(EventRenderer, FlagChangeIsFetchWithUidAndFlags) {
   EXPECT_EQ(c.lines, "* 3 FETCH (UID 8 FLAGS (\\Seen \\Flagged) MODSEQ (77))\r\n");
 }
 
+// A reconcile run's events can reach the device after a RESYNC it has already answered with a state
+// comparison; what that SELECT showed (MODSEQ at or below its HIGHESTMODSEQ) is not told again.
+TEST(EventRenderer, ChangesTheDevicesSelectAlreadyShowedAreNotToldAgain) {
+  MailboxView view = MailboxView::from_uids({3, 4, 8});
+  RenderOptions o{"INBOX", false, true};
+  o.modseq_floor = 120;
+  auto flags = event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {8});
+  flags.add_flags("\\Seen");
+  flags.set_modseq(120);
+  EXPECT_EQ(render(flags, o, &view).lines, "");
+  flags.set_modseq(121);
+  EXPECT_EQ(render(flags, o, &view).lines, "* 3 FETCH (UID 8 FLAGS (\\Seen) MODSEQ (121))\r\n");
+  flags.set_modseq(0);  // MODSEQ unknown (a hook): told
+  EXPECT_EQ(render(flags, o, &view).lines, "* 3 FETCH (UID 8 FLAGS (\\Seen))\r\n");
+
+  // New below the highest UID and not in the view: expunged before the SELECT, not a gap.
+  auto gone = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {5});
+  gone.set_source("reconcile");
+  gone.set_modseq(110);
+  Rendered r = render(gone, o, &view);
+  EXPECT_EQ(r.lines, "");
+  EXPECT_TRUE(r.doubtful.empty());
+  EXPECT_EQ(view.size(), 3u);
+  gone.set_modseq(125);  // after the SELECT: a change the device has not seen, so a gap
+  EXPECT_EQ(render(gone, o, &view).lines, "* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
+  // Without a floor (CONDSTORE off) nothing changes.
+  auto flags_old = event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {8});
+  flags_old.set_modseq(100);
+  EXPECT_EQ(render(flags_old, {"INBOX", false, true}, &view).lines, "* 3 FETCH (UID 8 FLAGS () MODSEQ (100))\r\n");
+}
+
 TEST(EventRenderer, FlagsClearedIsEmptyList) {
   MailboxView view = MailboxView::from_uids({1});
   const Rendered r = render(event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {1}), inbox(), &view);

@@ -68,7 +68,9 @@ SessionOpen resumed_in_inbox(const DeviceView& saved) {
 
 TEST(DeviceView, EncodesAndDecodesEveryPart) {
   DeviceView v = inbox_view({1, 2, 3, 9}, {"CONDSTORE", "QRESYNC"});
+  v.mailbox->modseq_floor = 12345678901234ULL;
   const auto saved = encode_view(v);
+  EXPECT_EQ(saved.at("ms"), "12345678901234");
   EXPECT_EQ(saved.at("u"), "1:3,9");
   EXPECT_EQ(saved.at("e"), "CONDSTORE QRESYNC");
   EXPECT_EQ(decode_view(saved), v);
@@ -89,6 +91,9 @@ TEST(DeviceView, UnknownOrMalformedIsNullopt) {
   EXPECT_FALSE(decode_view(saved));
   saved = encode_view(inbox_view({1, 2}));
   saved["uv"] = "0";
+  EXPECT_FALSE(decode_view(saved));
+  saved = encode_view(inbox_view({1, 2}));
+  saved["ms"] = "-1";
   EXPECT_FALSE(decode_view(saved));
 }
 

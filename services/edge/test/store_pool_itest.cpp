@@ -7,6 +7,7 @@
 //
 //   scripts/stack up --dir /tmp/s && PIMAP_STACK_JSON=/tmp/s/stack.json edge_store_integration_tests
 
+#include "device_view.hpp"
 #include "store_connection.hpp"
 #include "store_pool.hpp"
 #include "store_session.hpp"
@@ -602,6 +603,41 @@ TEST_F(StorePoolIT, ParkForEventsKnowsTheDeviceViewAndChangesTheEdgeToldAreNotRe
   EXPECT_EQ(device.apply(fetch.untagged), "");
   EXPECT_EQ(only(fetch.untagged, "FETCH").size(), 3u);
   EXPECT_EQ(s.parked_view(), nullptr) << "a running command owns the numbering again";
+  s.close();
+}
+
+// The HIGHESTMODSEQ the device's own SELECT reported bounds what it has seen (DeviceView::Mailbox::
+// modseq_floor): kept with its view, so a late event at or below it is not told again (event_renderer).
+TEST_F(StorePoolIT, TheDevicesSelectSetsTheModseqFloorOfItsView) {
+  REQUIRE_STACK();
+  auto o = options();
+  o.idle_timeout = 30s;
+  auto gw = pool(o);
+  const User& u = stack()->users.at(47);  // user48
+  auto other = direct(u.name);
+  const std::string box = make_mailbox(other, 2);
+  auto r = login(*gw, u.name, u.password);
+  ASSERT_EQ(r.status, StoreStatus::ok) << r.text;
+  auto& s = *r.session;
+  const auto selected = exec(s, "SELECT " + box + " (CONDSTORE)\r\n");
+  ASSERT_EQ(selected.result.status, StoreStatus::ok) << selected.result.text;
+  std::uint64_t reported = 0;
+  for (const auto& l : selected.untagged) {
+    if (const auto at = l.find("[HIGHESTMODSEQ "); at != std::string::npos) reported = std::stoull(l.substr(at + 15));
+  }
+  ASSERT_GT(reported, 0u) << "the store did not report HIGHESTMODSEQ";
+  bool ready = false;
+  s.park_for_events([&] { ready = true; });
+  ASSERT_TRUE(run_until([&] { return ready; }, 5s));
+  auto view = s.device_view();
+  ASSERT_TRUE(view && view->mailbox);
+  EXPECT_EQ(view->mailbox->modseq_floor, reported);
+  // A change by another client after the SELECT does not move it: the device has not seen that one.
+  append(other, box, "m3");
+  EXPECT_EQ(s.device_view()->mailbox->modseq_floor, reported);
+  const auto saved = decode_view(encode_view(*s.device_view()));
+  ASSERT_TRUE(saved && saved->mailbox);
+  EXPECT_EQ(saved->mailbox->modseq_floor, reported);
   s.close();
 }
 

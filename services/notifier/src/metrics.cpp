@@ -9,6 +9,7 @@ std::string_view to_string(FilterReason r) {
     case FilterReason::no_session: return "no_session";
     case FilterReason::channel_off: return "channel_off";
     case FilterReason::unparseable: return "unparseable";
+    case FilterReason::stale: return "stale";
   }
   return "unknown";
 }
@@ -40,7 +41,7 @@ Metrics::Metrics(kit::Metrics& m)
                            kit::Metrics::latency_buckets())) {
   // Every series exists from the start, so rates and alerts see zeros instead of gaps.
   for (auto r : {FilterReason::event_filter, FilterReason::notification_filter, FilterReason::no_session,
-                 FilterReason::channel_off, FilterReason::unparseable})
+                 FilterReason::channel_off, FilterReason::unparseable, FilterReason::stale})
     filtered_.Add({{"reason", std::string(to_string(r))}});
   for (auto c : {Channel::sms, Channel::wap_push})
     for (auto o : {WakeOutcome::sent, WakeOutcome::coalesced, WakeOutcome::capped, WakeOutcome::failed})

@@ -15,6 +15,7 @@ enum class FilterReason {
   no_session,           // no session: nothing to queue (the next login is a first login)
   channel_off,          // out-of-band channel configured on the device but off in this notifier
   unparseable,          // the Kafka record was not a StoreEvent
+  stale,                // a NEW or flag change of a message whose expunge the device's queue already took
 };
 
 enum class Channel { sms, wap_push };

@@ -197,6 +197,11 @@ void Processor::after_append(const v1::StoreEvent& event, const DeviceState& d, 
         // Seen before (Kafka redelivery, hook + reconcile): its wake-up was decided then.
         metrics_.duplicate();
         return;
+      case sessionstore::AppendStatus::stale:
+        // Its message was expunged before it reached the queue (events.proto stale_if_seen): the
+        // device never hears of it, so there is nothing to wake it for either.
+        metrics_.filtered(FilterReason::stale);
+        return;
       case sessionstore::AppendStatus::no_session:
         // The session ended between the read and the append.
         metrics_.filtered(FilterReason::no_session);

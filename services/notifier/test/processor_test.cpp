@@ -115,6 +115,26 @@ TEST_F(ProcessorTest, AppendsOncePerDeviceAndIgnoresRedelivery) {
   EXPECT_TRUE(jobs.empty());  // no out-of-band channel
 }
 
+// A reconcile's NEW that reaches Kafka after the message's expunge hook (issue #5) is not queued, and
+// the device is not woken for it.
+TEST_F(ProcessorTest, ANewAfterItsExpungeIsStale) {
+  ASSERT_TRUE(sessions.open(phone, {"edge", "tcp"}));
+  set(phone, {{"PIMAP_OUTBAND_CHANNEL", "WAP_PUSH"}, {"PIMAP_OUTBAND_ADDRESS", "+4912345678"}});
+  auto late = event("user01/INBOX/9/7/new");
+  late.set_stale_if_seen("user01/INBOX/9/7/expunged");
+  ASSERT_EQ(processor.process(event("user01/INBOX/9/7/expunged", v1::StoreEvent::MESSAGE_EXPUNGED)),
+            Processor::Outcome::done);
+  const auto woken = jobs.size();
+  ASSERT_EQ(processor.process(late), Processor::Outcome::done);
+  auto p = queue.read_after(phone, 0, 10);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->events.size(), 1u);
+  EXPECT_EQ(p->events[0].event_id, "user01/INBOX/9/7/expunged");
+  EXPECT_EQ(probe.filtered("stale"), 1);
+  EXPECT_EQ(probe.counter("events_appended_total"), 1);
+  EXPECT_EQ(jobs.size(), woken);
+}
+
 TEST_F(ProcessorTest, UsersWithoutDevicesCostNothing) {
   ASSERT_EQ(processor.process(event("e1")), Processor::Outcome::done);
   EXPECT_EQ(probe.counter("events_appended_total"), 0);

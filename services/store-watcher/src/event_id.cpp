@@ -90,6 +90,16 @@ std::string make_event_id(const StoreEvent& e) {
   }
 }
 
-void assign_event_id(StoreEvent& event) { event.set_event_id(make_event_id(event)); }
+void assign_event_id(StoreEvent& event) {
+  event.set_event_id(make_event_id(event));
+  if (event.kind() != StoreEvent::MESSAGE_NEW && event.kind() != StoreEvent::FLAGS_CHANGED) return;
+  StoreEvent expunged;
+  expunged.set_user(event.user());
+  expunged.set_mailbox(event.mailbox());
+  expunged.set_uidvalidity(event.uidvalidity());
+  expunged.set_kind(StoreEvent::MESSAGE_EXPUNGED);
+  if (event.uids_size() > 0) expunged.add_uids(event.uids(0));
+  event.set_stale_if_seen(make_event_id(expunged));
+}
 
 }  // namespace pimap::store_watcher

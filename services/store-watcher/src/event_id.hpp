@@ -31,7 +31,8 @@ std::string escape_segment(std::string_view s);
 // old_mailbox). Precondition for NEW/EXPUNGED/FLAGS_CHANGED: exactly one uid.
 std::string make_event_id(const pimap::v1::StoreEvent& event);
 
-// Sets event_id from the fields.
+// Sets event_id from the fields, and for MESSAGE_NEW and FLAGS_CHANGED stale_if_seen: the id of the
+// message's MESSAGE_EXPUNGED (a device that already has the expunge gets neither; events.proto).
 void assign_event_id(pimap::v1::StoreEvent& event);
 
 }  // namespace pimap::store_watcher

@@ -195,8 +195,11 @@ Reconciler::Report Reconciler::reconcile(const std::string& user, const std::vec
     auto vanished = ch.vanished;
     std::sort(vanished.begin(), vanished.end());
     vanished.erase(std::unique(vanished.begin(), vanished.end()), vanished.end());
+    // Every vanished UID, also those at or above the old UIDNEXT: arrived and gone since the last run,
+    // but a hook may have told devices of the arrival before the hook of the expunge was lost (the
+    // watcher was down). A device that never heard of the UID drops the expunge (the edge renders
+    // only UIDs in its view); one that did would otherwise keep the message forever (issue #5).
     for (auto uid : vanished) {
-      if (uid >= was.uidnext) continue;
       auto e = event(snap.name, was.uidvalidity, StoreEvent::MESSAGE_EXPUNGED, &ch.status);
       e.add_uids(uid);
       assign_event_id(e);

@@ -22,6 +22,23 @@ TEST(EventId, MessageIdsNameUidAndKind) {
   EXPECT_EQ(make_event_id(ev(StoreEvent::MESSAGE_EXPUNGED)), "alice/INBOX/1700000000/7/expunged");
 }
 
+// A NEW or flag change is stale once the device has the message's expunge (events.proto stale_if_seen);
+// other kinds never are.
+TEST(EventId, MessageNewAndFlagsAreStaleOnceTheExpungeIsSeen) {
+  for (auto kind : {StoreEvent::MESSAGE_NEW, StoreEvent::FLAGS_CHANGED}) {
+    auto e = ev(kind, "Archive/2024");
+    e.set_modseq(42);
+    assign_event_id(e);
+    EXPECT_EQ(e.stale_if_seen(), "alice/Archive%2F2024/1700000000/7/expunged");
+    EXPECT_EQ(e.stale_if_seen(), make_event_id(ev(StoreEvent::MESSAGE_EXPUNGED, "Archive/2024")));
+  }
+  for (auto kind : {StoreEvent::MESSAGE_EXPUNGED, StoreEvent::MAILBOX_CREATED, StoreEvent::RESYNC_REQUIRED}) {
+    auto e = ev(kind);
+    assign_event_id(e);
+    EXPECT_EQ(e.stale_if_seen(), "") << e.event_id();
+  }
+}
+
 TEST(EventId, SameChangeFromAnySourceHasSameId) {
   auto hook = ev(StoreEvent::MESSAGE_NEW);
   hook.set_source("push_notification");

@@ -8,6 +8,7 @@ EventRecord to_record(const v1::StoreEvent& event) {
   r.payload = event.SerializeAsString();
   r.resync = event.kind() == v1::StoreEvent::RESYNC_REQUIRED;
   r.mailbox = event.mailbox();
+  r.stale_if_seen = event.stale_if_seen();
   return r;
 }
 

@@ -28,6 +28,9 @@ struct EventRecord {
   std::string payload;   // the serialised StoreEvent, opaque here
   bool resync = false;   // StoreEvent kind RESYNC_REQUIRED
   std::string mailbox;   // scope of a resync; empty = every folder
+  // An event id (StoreEvent.stale_if_seen): if the device's queue already took that event, this one
+  // is stale and is not queued (AppendStatus::stale). Empty = never stale.
+  std::string stale_if_seen;
 };
 
 struct QueuedEvent {
@@ -60,6 +63,7 @@ enum class AppendStatus {
   duplicate,   // event id already queued (or recently acknowledged): nothing changed
   overflow,    // the queue was full: it now holds an overflow marker at `seq`
   no_session,  // the device has no session: nothing queued
+  stale,       // the event its stale_if_seen names was queued before (or earlier in the batch): not queued
 };
 
 struct AppendResult {
