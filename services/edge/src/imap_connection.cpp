@@ -73,7 +73,7 @@ void ImapConnection::start(std::shared_ptr<net::Connection> conn, std::shared_pt
 }
 
 ImapConnection::ImapConnection(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx)
-    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()) {
+    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()), checkpoint_timer_(conn_->executor()) {
   state_gauge_ = &ctx_->metrics->connections(ctx_->binding, "not_authenticated");
   state_gauge_->Increment();
 }
@@ -1004,7 +1004,39 @@ SessionCheckpoint ImapConnection::checkpoint_now() {
 
 void ImapConnection::save_checkpoint() {
   if (device_.device_id.empty() || session_id_.empty() || closing_) return;
-  ctx_->sessions->checkpoint(device_, session_id_, checkpoint_now());
+  send_checkpoint(checkpoint_now());
+}
+
+void ImapConnection::send_checkpoint(SessionCheckpoint cp) {
+  const auto sent = ++checkpoints_sent_;
+  ctx_->sessions->checkpoint(device_, session_id_, std::move(cp),
+                             [weak = weak_from_this(), ex = conn_->executor(), sent](bool stored) {
+    boost::asio::post(ex, [weak, sent, stored] {
+      auto self = weak.lock();
+      if (!self || self->closing_ || sent != self->checkpoints_sent_) return;
+      if (stored) {
+        self->checkpoint_backoff_ = std::chrono::milliseconds{0};
+        return;
+      }
+      self->retry_checkpoint();
+    });
+  });
+}
+
+void ImapConnection::retry_checkpoint() {
+  using std::chrono::milliseconds;
+  checkpoint_backoff_ = std::min(milliseconds{5000}, std::max(milliseconds{200}, checkpoint_backoff_ * 2));
+  checkpoint_timer_.expires_after(checkpoint_backoff_);
+  checkpoint_timer_.async_wait([weak = weak_from_this(), sent = checkpoints_sent_](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closing_ || sent != self->checkpoints_sent_) return;
+    // The state now: a view forgotten since stays forgotten (checkpoint_now sends no view then).
+    if (self->view_saved_) {
+      self->save_checkpoint();
+    } else {
+      self->forget_saved_view();
+    }
+  });
 }
 
 void ImapConnection::forget_saved_view() {
@@ -1016,7 +1048,7 @@ void ImapConnection::forget_saved_view() {
   cp.epoch = epoch_;
   cp.view_version = ++view_version_;
   view_saved_ = false;
-  ctx_->sessions->checkpoint(device_, session_id_, std::move(cp));
+  send_checkpoint(std::move(cp));
 }
 
 // --- end in-band events ------------------------------------------------------------------------

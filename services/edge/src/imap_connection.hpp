@@ -127,12 +127,21 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   // replay over it; forget_saved_view() tells the session service the saved view no longer holds.
   void save_checkpoint();
   void forget_saved_view();
+  // Sends a checkpoint; one the session service did not take (it was restarting, Redis was down) is
+  // sent again, as the state is then, with backoff, unless a newer one went out meanwhile: otherwise
+  // the stored acknowledgement stays behind what the device read until the device's next event, and
+  // an edge lost before that makes the resume replay it (found by test_push_faults.py, issue #5).
+  void send_checkpoint(SessionCheckpoint cp);
+  void retry_checkpoint();
 
   std::shared_ptr<net::Connection> conn_;
   std::shared_ptr<const FrontContext> ctx_;
   std::unique_ptr<imap::CommandParser> parser_;
   std::unique_ptr<DeflateCodec> deflate_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer checkpoint_timer_;
+  std::uint64_t checkpoints_sent_ = 0;              // the newest one wins; older failures are moot
+  std::chrono::milliseconds checkpoint_backoff_{0};  // 0: the last one was stored
   State state_ = State::not_authenticated;
   bool busy_ = false;       // a command is running; don't take the next one
   bool reading_ = false;

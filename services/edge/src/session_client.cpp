@@ -114,7 +114,8 @@ void SessionClient::ack(DeviceRef device, std::string session_id, std::uint64_t 
   });
 }
 
-void SessionClient::checkpoint(DeviceRef device, std::string session_id, SessionCheckpoint cp) {
+void SessionClient::checkpoint(DeviceRef device, std::string session_id, SessionCheckpoint cp,
+                               std::function<void(bool stored)> stored) {
   auto call = std::make_shared<Impl::Call<v1::AckRequest, v1::Empty>>();
   impl_->client.prepare(call->ctx);
   call->req.set_session_id(session_id);
@@ -126,9 +127,11 @@ void SessionClient::checkpoint(DeviceRef device, std::string session_id, Session
   call->req.set_epoch(cp.epoch);
   call->req.set_view_version(cp.view_version);
   call->req.mutable_view()->insert(cp.view.begin(), cp.view.end());
-  impl_->stub->async()->Ack(&call->ctx, &call->req, &call->resp, [call, log = impl_->log](grpc::Status st) {
-    // Costs a replay of delivered events, or a RESYNC, on the next resume elsewhere.
+  impl_->stub->async()->Ack(&call->ctx, &call->req, &call->resp,
+                            [call, log = impl_->log, stored = std::move(stored)](grpc::Status st) {
+    // Until one lands, the next resume elsewhere replays delivered events (the caller retries).
     if (!st.ok()) log.warn("session checkpoint failed", {{"error", st.error_message()}});
+    if (stored) stored(st.ok());
   });
 }
 

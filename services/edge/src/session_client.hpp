@@ -29,7 +29,8 @@ class SessionClient final : public SessionGateway {
               std::uint64_t acked_seq) override;
   void close(DeviceRef device, std::string session_id) override;
   void ack(DeviceRef device, std::string session_id, std::uint64_t seq) override;
-  void checkpoint(DeviceRef device, std::string session_id, SessionCheckpoint cp) override;
+  void checkpoint(DeviceRef device, std::string session_id, SessionCheckpoint cp,
+                  std::function<void(bool stored)> stored = {}) override;
   void detach_with(DeviceRef device, std::string session_id, SessionCheckpoint cp) override;
   void set_preferences(Exec ex, DeviceRef device, std::vector<std::pair<std::string, std::string>> prefs,
                        std::function<void(PrefResult)> done) override;

@@ -76,8 +76,11 @@ class SessionGateway {
   // Every event up to `seq` reached the device: a resumed session does not replay them.
   virtual void ack(DeviceRef device, std::string session_id, std::uint64_t seq) = 0;
   // ack() that also records the device's state and view after it (the connection goes on).
-  virtual void checkpoint(DeviceRef device, std::string session_id, SessionCheckpoint cp) {
+  // `stored`, if given, is called (on any thread) with whether the session service took it.
+  virtual void checkpoint(DeviceRef device, std::string session_id, SessionCheckpoint cp,
+                          std::function<void(bool stored)> stored = {}) {
     ack(std::move(device), std::move(session_id), cp.acked_seq);
+    if (stored) stored(true);
   }
   // detach() with the device's view, so the next edge can replay over it.
   virtual void detach_with(DeviceRef device, std::string session_id, SessionCheckpoint cp) {
