@@ -500,8 +500,8 @@ class FlagEventsMissing(AssertionError):
 # EXPUNGED was a duplicate), and a reconcile's late flag change told again after the device's state
 # comparison. A fourth: checkpoints refused while the session service restarted were dropped, so a later
 # edge kill replayed everything since (all devices of a user); they are now retried. Of the runs after the
-# fixes (2026-11-29) 10 of 14 passed; every failure since is one device told one event twice, by one of
-# two known windows (docs/protocol.md "Acks and checkpoints", "Rendering"): an edge killed between writing
+# fixes (2026-11-29) 10 of 13 passed: one failure was the dropped checkpoints (fixed after it), the two
+# after that were each one device told one event twice, by one of two known windows (docs/protocol.md "Acks and checkpoints", "Rendering"): an edge killed between writing
 # events and storing their checkpoint (the resume replays them), and a flag change committed between the
 # device's SELECT and its FETCH whose event arrives after (told again: the SELECT's HIGHESTMODSEQ is below
 # it). Not strict: a pass shows as XPASS, a failure as XFAIL.
