@@ -241,6 +241,26 @@ class StorePoolIT : public ::testing::Test {
     return std::dynamic_pointer_cast<PooledStoreSession>(s);
   }
 
+  // user48 logged in through a pool whose parked connections stay (the view is read off them, not off
+  // a retired one), with a fresh mailbox of `messages` messages that `other` (a direct session) changes.
+  struct Parked {
+    std::unique_ptr<StorePool> gw;
+    std::shared_ptr<StoreConnection> other;
+    std::string box;
+    std::shared_ptr<StoreSession> session;
+  };
+  void logged_in_with_mailbox(int messages, Parked& out) {
+    auto o = options();
+    o.idle_timeout = 30s;
+    out.gw = pool(o);
+    const User& u = stack()->users.at(47);  // user48
+    out.other = direct(u.name);
+    out.box = make_mailbox(out.other, messages);
+    auto r = login(*out.gw, u.name, u.password);
+    ASSERT_EQ(r.status, StoreStatus::ok) << r.text;
+    out.session = r.session;
+  }
+
   // Declared before io_: backend connections still held by io_'s handlers release their gauge
   // when io_ is destroyed, so the registry must outlive it.
   std::shared_ptr<prometheus::Registry> registry_;
@@ -567,15 +587,11 @@ namespace {
 
 TEST_F(StorePoolIT, ParkForEventsKnowsTheDeviceViewAndChangesTheEdgeToldAreNotRepeated) {
   REQUIRE_STACK();
-  auto o = options();
-  o.idle_timeout = 30s;  // the parked connection stays: the view is read off it, not off a retired one
-  auto gw = pool(o);
-  const User& u = stack()->users.at(47);  // user48
-  auto other = direct(u.name);
-  const std::string box = make_mailbox(other, 3);
-  auto r = login(*gw, u.name, u.password);
-  ASSERT_EQ(r.status, StoreStatus::ok) << r.text;
-  auto& s = *r.session;
+  Parked p;
+  ASSERT_NO_FATAL_FAILURE(logged_in_with_mailbox(3, p));
+  auto& s = *p.session;
+  const auto& other = p.other;
+  const std::string& box = p.box;
   ASSERT_EQ(exec(s, "SELECT " + box + "\r\n").result.status, StoreStatus::ok);
   EXPECT_EQ(s.parked_view(), nullptr) << "no view while a command could change it";
 
@@ -610,15 +626,11 @@ TEST_F(StorePoolIT, ParkForEventsKnowsTheDeviceViewAndChangesTheEdgeToldAreNotRe
 // modseq_floor): kept with its view, so a late event at or below it is not told again (event_renderer).
 TEST_F(StorePoolIT, TheDevicesSelectSetsTheModseqFloorOfItsView) {
   REQUIRE_STACK();
-  auto o = options();
-  o.idle_timeout = 30s;
-  auto gw = pool(o);
-  const User& u = stack()->users.at(47);  // user48
-  auto other = direct(u.name);
-  const std::string box = make_mailbox(other, 2);
-  auto r = login(*gw, u.name, u.password);
-  ASSERT_EQ(r.status, StoreStatus::ok) << r.text;
-  auto& s = *r.session;
+  Parked p;
+  ASSERT_NO_FATAL_FAILURE(logged_in_with_mailbox(2, p));
+  auto& s = *p.session;
+  const auto& other = p.other;
+  const std::string& box = p.box;
   const auto selected = exec(s, "SELECT " + box + " (CONDSTORE)\r\n");
   ASSERT_EQ(selected.result.status, StoreStatus::ok) << selected.result.text;
   std::uint64_t reported = 0;
