@@ -193,12 +193,19 @@ class Device(threading.Thread):
         lines = self.w.ok("SELECT INBOX")
         lines += self.w.ok("UID FETCH 1:* (FLAGS MODSEQ)")
         with self.lock:
+            # In order, as a client applies them: the store may report an expunge (or new mail) at the end
+            # of the UID FETCH (RFC 3501 7.4.1 allows EXPUNGE during UID commands; Dovecot sends it), so
+            # the view is the SELECT's count changed by what followed, not the count alone.
             self.view = []
             for ln in lines:
                 if m := EXISTS.match(ln):
-                    self.view = [Msg(None, frozenset()) for _ in range(int(m.group(1)))]
-            for ln in lines:
-                if m := FETCH.match(ln):
+                    n = int(m.group(1))
+                    self.view += [Msg(None, frozenset()) for _ in range(n - len(self.view))]
+                elif m := EXPUNGE.match(ln):
+                    n = int(m.group(1))
+                    if 1 <= n <= len(self.view):
+                        del self.view[n - 1]
+                elif m := FETCH.match(ln):
                     n, body = int(m.group(1)), m.group(2)
                     u, f, ms = UID.search(body), FLAGS.search(body), MODSEQ.search(body)
                     if 1 <= n <= len(self.view) and u:

@@ -1,5 +1,6 @@
 #include "device_view.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -34,7 +35,38 @@ std::optional<MailboxView> uid_set(std::string_view s) {
   return v;
 }
 
+// "7:250,9:251" as encode_view writes it.
+std::optional<ShownModseqs> shown_list(std::string_view s) {
+  ShownModseqs out;
+  while (!s.empty()) {
+    const auto comma = s.find(',');
+    const std::string_view item = s.substr(0, comma);
+    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+    const auto colon = item.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    const auto uid = number(item.substr(0, colon));
+    const auto modseq = positive<std::uint64_t>(item.substr(colon + 1));
+    if (!uid || !modseq) return std::nullopt;
+    out[*uid] = *modseq;
+  }
+  if (out.size() > kMaxShownModseqs) return std::nullopt;
+  return out;
+}
+
 }  // namespace
+
+void record_shown_modseq(ShownModseqs& shown, std::uint32_t uid, std::uint64_t modseq, std::uint64_t floor) {
+  if (floor == 0 || modseq <= floor) return;
+  auto& at = shown[uid];
+  at = std::max(at, modseq);
+  if (shown.size() <= kMaxShownModseqs) return;
+  // Over the bound: forget the oldest change; its late event, if any, is told (harmless, only repeated).
+  auto lowest = shown.begin();
+  for (auto it = shown.begin(); it != shown.end(); ++it) {
+    if (it->second < lowest->second) lowest = it;
+  }
+  shown.erase(lowest);
+}
 
 std::map<std::string, std::string> encode_view(const DeviceView& view) {
   std::map<std::string, std::string> out;
@@ -50,6 +82,14 @@ std::map<std::string, std::string> encode_view(const DeviceView& view) {
     if (view.mailbox->uidvalidity != 0) out["uv"] = std::to_string(view.mailbox->uidvalidity);
     if (view.mailbox->modseq_floor != 0) out["ms"] = std::to_string(view.mailbox->modseq_floor);
     out["u"] = view.mailbox->uids.to_string();
+    if (!view.mailbox->shown_modseqs.empty()) {
+      std::string sm;
+      for (const auto& [uid, modseq] : view.mailbox->shown_modseqs) {
+        if (!sm.empty()) sm += ',';
+        sm += std::to_string(uid) + ':' + std::to_string(modseq);
+      }
+      out["sm"] = std::move(sm);
+    }
   }
   return out;
 }
@@ -81,6 +121,11 @@ std::optional<DeviceView> decode_view(const std::map<std::string, std::string>& 
     const auto n = positive<std::uint64_t>(ms->second);
     if (!n) return std::nullopt;
     m.modseq_floor = *n;
+  }
+  if (const auto sm = saved.find("sm"); sm != saved.end()) {
+    auto shown = shown_list(sm->second);
+    if (!shown) return std::nullopt;
+    m.shown_modseqs = std::move(*shown);
   }
   auto uids = uid_set(u->second);
   if (!uids) return std::nullopt;

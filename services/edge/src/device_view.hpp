@@ -14,10 +14,12 @@
 //   uv  UIDVALIDITY (decimal); absent when the store did not say
 //   ms  the HIGHESTMODSEQ the device's own SELECT/EXAMINE reported (decimal); absent when none did
 //   u   the UIDs as an IMAP sequence set ("1:40,42"); empty for an empty mailbox
+//   sm  MODSEQs the device was shown above `ms`, per UID ("7:250,9:251"); absent when none
 // A map without `c` describes a session with nothing selected; an empty map means "unknown".
 
 #include "mailbox_view.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -25,6 +27,12 @@
 #include <vector>
 
 namespace pimap::edge {
+
+using ShownModseqs = std::map<std::uint32_t, std::uint64_t>;
+inline constexpr std::size_t kMaxShownModseqs = 256;
+
+// Notes that the device read `modseq` for `uid`: kept when above `floor` and above what was noted.
+void record_shown_modseq(ShownModseqs& shown, std::uint32_t uid, std::uint64_t modseq, std::uint64_t floor);
 
 struct DeviceView {
   std::vector<std::string> enabled;  // upper-case atoms
@@ -37,6 +45,11 @@ struct DeviceView {
     // at or below it is part of the state that SELECT showed the device (RFC 7162 §3.1.2.1), so an
     // event carrying such a MODSEQ that arrives later is not news to it (event_renderer.hpp).
     std::uint64_t modseq_floor = 0;
+    // UID -> highest MODSEQ above modseq_floor the device read for it in a FETCH response (its own
+    // UID FETCH right after SELECT, the answer to its UID STORE): a change committed between the
+    // SELECT and that FETCH is shown by the FETCH, so its event is not news either. At most
+    // kMaxShownModseqs entries (record_shown_modseq drops the lowest), since the floor covers the rest.
+    ShownModseqs shown_modseqs;
     friend bool operator==(const Mailbox&, const Mailbox&) = default;
   };
   std::optional<Mailbox> mailbox;      // set when a mailbox is selected

@@ -112,6 +112,10 @@ void render_flags(const v1::StoreEvent& e, const RenderOptions& o, const Mailbox
   for (std::uint32_t uid : e.uids()) {
     const auto seq = view.sequence_of(uid);
     if (!seq) continue;
+    if (o.shown_modseqs && e.modseq() != 0) {
+      const auto shown = o.shown_modseqs->find(uid);
+      if (shown != o.shown_modseqs->end() && e.modseq() <= shown->second) continue;  // its FETCH showed it
+    }
     out.lines += "* " + std::to_string(*seq) + " FETCH (UID " + std::to_string(uid) + " FLAGS (" + flags + ")";
     if (o.condstore && e.modseq() != 0) out.lines += " MODSEQ (" + std::to_string(e.modseq()) + ")";
     out.lines += ")\r\n";
@@ -135,11 +139,17 @@ void render_event(const v1::StoreEvent& e, const RenderOptions& o, MailboxView* 
   if (!selected) return render_status(e, out);
   if (view == nullptr) return resync(e.mailbox(), out);
   if (o.uidvalidity != 0 && e.uidvalidity() != 0 && e.uidvalidity() != o.uidvalidity) return resync(e.mailbox(), out);
+  const std::size_t before = out.lines.size();
+  const std::size_t changes_before = out.changes.size();
   switch (e.kind()) {
-    case v1::StoreEvent::MESSAGE_NEW: return render_new(e, o, *view, out);
-    case v1::StoreEvent::MESSAGE_EXPUNGED: return render_expunged(e, o, *view, out);
-    default: return render_flags(e, o, *view, out);
+    case v1::StoreEvent::MESSAGE_NEW: render_new(e, o, *view, out); break;
+    case v1::StoreEvent::MESSAGE_EXPUNGED: render_expunged(e, o, *view, out); break;
+    default: render_flags(e, o, *view, out); break;
   }
+  // A RESYNC alone changes nothing the device counts; an EXISTS, EXPUNGE or FETCH FLAGS does.
+  const bool told = out.changes.size() != changes_before ||
+                    (e.kind() == v1::StoreEvent::FLAGS_CHANGED && out.lines.size() != before);
+  if (told) out.message_lines = true;
 }
 
 Rendered render_push(const v1::SessionPush& push, const RenderOptions& o, MailboxView* view) {

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,9 @@ struct RenderOptions {
   // missing from the view was expunged before the SELECT (not a gap, no RESYNC). Such events come late
   // from a reconcile run, behind a RESYNC the device has already answered.
   std::uint64_t modseq_floor = 0;
+  // DeviceView::Mailbox::shown_modseqs of `selected`: a flag change of a UID at or below the MODSEQ the
+  // device read for it is not told. Null: none.
+  const std::map<std::uint32_t, std::uint64_t>* shown_modseqs = nullptr;
 };
 
 struct ViewChange {
@@ -63,6 +67,9 @@ struct Rendered {
   std::string lines;               // CRLF-terminated untagged responses, in order
   std::vector<ViewChange> changes;  // what the lines did to the device's view, in order
   std::vector<Arrival> arrivals;    // new messages announced, in order
+  // Some line tells a change to a message of the selected mailbox (EXISTS, EXPUNGE/VANISHED, FETCH
+  // FLAGS): told twice, the device would count or apply it twice, so its write must not be replayed.
+  bool message_lines = false;
   // A RESYNC of the selected mailbox was told for a new message that could not be placed; later
   // ones in the same batch need no second one.
   bool selected_resync = false;

@@ -73,7 +73,8 @@ void ImapConnection::start(std::shared_ptr<net::Connection> conn, std::shared_pt
 }
 
 ImapConnection::ImapConnection(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx)
-    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()), checkpoint_timer_(conn_->executor()) {
+    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()), checkpoint_timer_(conn_->executor()),
+      write_ahead_timer_(conn_->executor()) {
   state_gauge_ = &ctx_->metrics->connections(ctx_->binding, "not_authenticated");
   state_gauge_->Increment();
 }
@@ -87,7 +88,7 @@ ImapConnection::~ImapConnection() {
   }
   if (attached_ && ctx_->pushes) ctx_->pushes->detach(device_, session_id_, epoch_);
   const bool detach = !device_.device_id.empty() && !session_id_.empty() && state_ != State::logout;
-  if (detach && store_) {
+  if (detach && store_ && !replaying_) {
     // The session lives on: the next edge replays over the device's view, which the store session
     // may have to read off its connection first.
     SessionCheckpoint last = checkpoint_now();
@@ -422,7 +423,8 @@ void ImapConnection::begin_session(SessionOpen s, std::function<void()> complete
   session_id_ = s.session_id;
   // --- in-band events: attach this connection to the edge stream ---
   epoch_ = s.epoch;
-  acked_seq_ = s.last_seq;
+  // Acknowledged: what the session service had, until the replay of the rest is written.
+  acked_seq_ = s.pending.empty() ? s.last_seq : s.pending.Get(0).seq() - 1;
   if (ctx_->pushes) {
     attached_ = true;
     ctx_->pushes->attach(device_, session_id_, s.last_seq, s.epoch, std::weak_ptr<PushTarget>(shared_from_this()));
@@ -440,12 +442,22 @@ void ImapConnection::begin_session(SessionOpen s, std::function<void()> complete
   }
   // Told RESYNC for its folder: the store connection just goes back there.
   const bool select_silently = s.resumed && s.selected && !plan.view_restored;
-  write_with_new_format(
-      store_, new_format_, std::move(plan.replay),
-      [self = shared_from_this(), head = std::move(plan.head), id = s.session_id, select_silently,
-       complete = std::move(complete)](std::string replay) {
+  // Write-ahead (see write_ahead): the view the replay was rendered over is still the saved one, so an
+  // edge lost right after writing the replay would have the next resume replay it again.
+  const bool ahead = plan.replay.message_lines;
+  replaying_ = true;
+  auto write = [self = shared_from_this(), replay = std::move(plan.replay), head = std::move(plan.head),
+                id = s.session_id, select_silently, last_seq = s.last_seq,
+                complete = std::move(complete)]() mutable {
+    if (self->closing_) return;
+    write_with_new_format(
+      self->store_, self->new_format_, std::move(replay),
+      [self, head = std::move(head), id = std::move(id), select_silently, last_seq,
+       complete = std::move(complete)](std::string lines) {
+        self->replaying_ = false;
         if (self->closing_) return;
-        self->send(head + replay + "* SESSIONID " + id + "\r\n");
+        self->acked_seq_ = std::max(self->acked_seq_, last_seq);
+        self->send(head + lines + "* SESSIONID " + id + "\r\n");
         if (!select_silently) {
           self->save_checkpoint();  // the view after the replay, acknowledged up to the last event
           return complete();
@@ -459,6 +471,9 @@ void ImapConnection::begin_session(SessionOpen s, std::function<void()> complete
                                 complete();
                               });
       });
+  };
+  if (!ahead) return write();
+  write_after_forget(std::move(write));
   // --- end resume replay ---
 }
 
@@ -739,8 +754,24 @@ void ImapConnection::proxy(const imap::Command& cmd) {
   const std::string tag(cmd.tag);
   if (!store_) return finish(cmd, "no", tag + " NO [UNAVAILABLE] No store session\r\n");
   busy_ = true;
-  // The store may tell the device things now that the saved view does not have.
-  if (view_saved_) forget_saved_view();
+  // The store may tell the device things now that the saved view does not have: the session service
+  // forgets it first, or an edge lost after the store's answer reached the device would have the
+  // resume replay events over a view the device has moved on from.
+  if (view_saved_) {
+    // Holds the connection: while the command waits nothing else (no read) does.
+    // Stored or not: a device's command does not wait out a session-service outage (the resume after an
+    // edge lost in that window may then repeat what the command's answer told).
+    return forget_saved_view([self = shared_from_this(), cmd](bool) {
+      boost::asio::post(self->conn_->executor(), [self, cmd] {
+        if (!self->closing_) self->proxy_now(cmd);
+      });
+    });
+  }
+  proxy_now(cmd);
+}
+
+void ImapConnection::proxy_now(const imap::Command& cmd) {
+  const std::string tag(cmd.tag);
   auto self = shared_from_this();
   store_->execute(
       forward_form(cmd),
@@ -932,11 +963,14 @@ void ImapConnection::flush_pushes() {
   options.qresync = store_ && store_->enabled("QRESYNC");
   options.condstore = store_ && store_->enabled("CONDSTORE");
   std::optional<MailboxView> view;
+  ShownModseqs shown;
   if (store_ && state_ == State::selected) {
     if (const MailboxView* v = store_->parked_view()) view = *v;
     if (auto dv = store_->device_view(); dv && dv->mailbox) {
       options.uidvalidity = dv->mailbox->uidvalidity;
       options.modseq_floor = dv->mailbox->modseq_floor;
+      shown = std::move(dv->mailbox->shown_modseqs);
+      options.shown_modseqs = &shown;
     }
   }
   Rendered all;
@@ -959,29 +993,67 @@ void ImapConnection::flush_pushes() {
   }
   pushes_.erase(pushes_.begin(), told);
   if (seq == 0 && all.lines.empty()) return;  // all of it waits for the device's next command
-  if (store_) {
-    for (const auto& c : all.changes) {
-      if (c.added) store_->view_added(c.uid);
-      else store_->view_removed(c.uid);
-    }
-  }
   delivering_ = true;
-  write_with_new_format(store_, new_format_, std::move(all), [weak = weak_from_this(), seq](std::string lines) {
-    auto self = weak.lock();
-    if (!self) return;
-    self->delivering_ = false;
-    if (self->closing_) return;
-    if (!lines.empty()) self->send(lines);
-    if (seq > self->acked_seq_) {
-      self->acked_seq_ = seq;
-      self->save_checkpoint();
-    }
-    if (self->idle_done_waiting_) return self->complete_idle();
-    self->flush_pushes();  // what arrived meanwhile
-    // A command that came while events were written between commands starts now.
-    if (!self->in_idle_ && !self->busy_ && !self->delivering_) {
-      boost::asio::post(self->conn_->executor(), [self] { self->pump(); });
-    }
+  const bool changes_view = all.message_lines;
+  write_ahead(changes_view, [weak = weak_from_this(), all = std::move(all), seq]() mutable {
+    auto writer = weak.lock();
+    if (!writer || writer->closing_) return;
+    auto changes = all.changes;
+    write_with_new_format(writer->store_, writer->new_format_, std::move(all),
+                          [weak, seq, changes = std::move(changes)](std::string lines) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->delivering_ = false;
+      if (self->closing_) return;
+      // The store session's view (and every checkpoint taken from it) moves with the write, not with
+      // the rendering: a connection lost before this point detaches with the view and seq from before.
+      if (self->store_) {
+        for (const auto& c : changes) {
+          if (c.added) self->store_->view_added(c.uid);
+          else self->store_->view_removed(c.uid);
+        }
+      }
+      if (!lines.empty()) self->send(lines);
+      const bool advanced = seq > self->acked_seq_;
+      if (advanced) self->acked_seq_ = seq;
+      if (self->idle_done_waiting_) {
+        if (advanced) self->save_checkpoint();
+        return self->complete_idle();
+      }
+      self->flush_pushes();  // what arrived meanwhile
+      // Inside a burst the next write has started: its own checkpoint covers this one too.
+      if (advanced && !self->delivering_) self->save_checkpoint();
+      // A command that came while events were written between commands starts now.
+      if (!self->in_idle_ && !self->busy_ && !self->delivering_) {
+        boost::asio::post(self->conn_->executor(), [self] { self->pump(); });
+      }
+    });
+  });
+}
+
+void ImapConnection::write_ahead(bool changes_view, std::function<void()> write) {
+  if (!changes_view || !view_saved_ || device_.device_id.empty() || session_id_.empty()) return write();
+  write_after_forget(std::move(write));
+}
+
+void ImapConnection::write_after_forget(std::function<void()> write) {
+  // The callbacks hold the connection, as a running write would.
+  forget_saved_view([self = shared_from_this(), write = std::move(write)](bool stored) mutable {
+    boost::asio::post(self->conn_->executor(), [self, stored, write = std::move(write)]() mutable {
+      if (self->closing_) return;
+      if (stored) {
+        self->write_ahead_backoff_ = std::chrono::milliseconds{0};
+        return write();
+      }
+      using std::chrono::milliseconds;
+      self->write_ahead_backoff_ =
+          std::min(milliseconds{5000}, std::max(milliseconds{200}, self->write_ahead_backoff_ * 2));
+      self->write_ahead_timer_.expires_after(self->write_ahead_backoff_);
+      self->write_ahead_timer_.async_wait([self, write = std::move(write)](boost::system::error_code ec) mutable {
+        if (ec || self->closing_) return;
+        self->write_after_forget(std::move(write));
+      });
+    });
   });
 }
 
@@ -992,7 +1064,7 @@ SessionCheckpoint ImapConnection::checkpoint_now() {
   cp.acked_seq = acked_seq_;
   cp.epoch = epoch_;
   cp.view_version = ++view_version_;
-  std::optional<DeviceView> v = store_ ? store_->device_view() : std::nullopt;
+  std::optional<DeviceView> v = store_ && !replaying_ ? store_->device_view() : std::nullopt;
   // The store session's selection and the connection's agree unless a SELECT failed under it.
   if (v && v->mailbox.has_value() == cp.selected) {
     if (v->mailbox) v->mailbox->name = selected_;
@@ -1007,10 +1079,12 @@ void ImapConnection::save_checkpoint() {
   send_checkpoint(checkpoint_now());
 }
 
-void ImapConnection::send_checkpoint(SessionCheckpoint cp) {
+void ImapConnection::send_checkpoint(SessionCheckpoint cp, std::function<void(bool stored)> answered) {
   const auto sent = ++checkpoints_sent_;
   ctx_->sessions->checkpoint(device_, session_id_, std::move(cp),
-                             [weak = weak_from_this(), ex = conn_->executor(), sent](bool stored) {
+                             [weak = weak_from_this(), ex = conn_->executor(), sent,
+                              answered = std::move(answered)](bool stored) mutable {
+    if (answered) answered(stored);
     boost::asio::post(ex, [weak, sent, stored] {
       auto self = weak.lock();
       if (!self || self->closing_ || sent != self->checkpoints_sent_) return;
@@ -1039,8 +1113,11 @@ void ImapConnection::retry_checkpoint() {
   });
 }
 
-void ImapConnection::forget_saved_view() {
-  if (device_.device_id.empty() || session_id_.empty()) return;
+void ImapConnection::forget_saved_view(std::function<void(bool stored)> answered) {
+  if (device_.device_id.empty() || session_id_.empty()) {
+    if (answered) answered(true);  // nothing saved to forget
+    return;
+  }
   SessionCheckpoint cp;
   cp.selected = state_ == State::selected;
   if (cp.selected) cp.folder = selected_;
@@ -1048,7 +1125,7 @@ void ImapConnection::forget_saved_view() {
   cp.epoch = epoch_;
   cp.view_version = ++view_version_;
   view_saved_ = false;
-  send_checkpoint(std::move(cp));
+  send_checkpoint(std::move(cp), std::move(answered));
 }
 
 // --- end in-band events ------------------------------------------------------------------------

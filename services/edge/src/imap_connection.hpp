@@ -97,6 +97,7 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   void cmd_xgetpref(const imap::Command& cmd);
   void cmd_xzip(const imap::Command& cmd);
   void proxy(const imap::Command& cmd);
+  void proxy_now(const imap::Command& cmd);
 
   void flush_xzip_block();
   void end_xzip(std::string_view inner_result);
@@ -126,12 +127,24 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   // Records state + view with the acknowledgement, so whichever edge resumes the session next can
   // replay over it; forget_saved_view() tells the session service the saved view no longer holds.
   void save_checkpoint();
-  void forget_saved_view();
+  // `answered` (optional) runs once the session service answered this one, with whether it stored it.
+  void forget_saved_view(std::function<void(bool stored)> answered = {});
+  // Write-ahead for lines that change the device's view of its selected mailbox: while the saved view
+  // still holds, they are not written until the session service has forgotten it, so an edge lost
+  // between the write and the checkpoint after it leaves a view marked unknown (the resume tells a
+  // scoped * RESYNC) instead of an old one the resume would replay the same events over. Runs `write`
+  // at once when nothing is saved (the common case inside a burst: the checkpoint waits for its end).
+  void write_ahead(bool changes_view, std::function<void()> write);
+  // Has the saved view forgotten, then writes; while the session service does not store that (it is
+  // restarting, Redis is down: no new events flow then either) it asks again with backoff (200 ms to
+  // 5 s) and writes nothing. A connection that closes meanwhile writes nothing and detaches with the
+  // view and seq from before, so the next resume replays exactly those events.
+  void write_after_forget(std::function<void()> write);
   // Sends a checkpoint; one the session service did not take (it was restarting, Redis was down) is
   // sent again, as the state is then, with backoff, unless a newer one went out meanwhile: otherwise
   // the stored acknowledgement stays behind what the device read until the device's next event, and
   // an edge lost before that makes the resume replay it (found by test_push_faults.py, issue #5).
-  void send_checkpoint(SessionCheckpoint cp);
+  void send_checkpoint(SessionCheckpoint cp, std::function<void(bool stored)> answered = {});
   void retry_checkpoint();
 
   std::shared_ptr<net::Connection> conn_;
@@ -140,6 +153,8 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   std::unique_ptr<DeflateCodec> deflate_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer checkpoint_timer_;
+  boost::asio::steady_timer write_ahead_timer_;
+  std::chrono::milliseconds write_ahead_backoff_{0};
   std::uint64_t checkpoints_sent_ = 0;              // the newest one wins; older failures are moot
   std::chrono::milliseconds checkpoint_backoff_{0};  // 0: the last one was stored
   State state_ = State::not_authenticated;
@@ -184,6 +199,9 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   bool capturing_view_ = false;     // between commands: the store session is reading the view
   std::uint64_t view_version_ = 0;  // orders this connection's checkpoints
   bool view_saved_ = false;         // the session service holds the device's current view
+  // A resume's replay is being written: the store session's view already has it, the device may not,
+  // so no checkpoint or detach may record that view until the write is done.
+  bool replaying_ = false;
   std::uint64_t idle_generation_ = 0;
   prometheus::Gauge* state_gauge_ = nullptr;
   prometheus::Gauge* idle_gauge_ = nullptr;

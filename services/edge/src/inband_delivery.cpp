@@ -100,6 +100,7 @@ ResumePlan plan_resume(const SessionOpen& s, StoreSession& store) {
   if (view && view->mailbox) {
     options.uidvalidity = view->mailbox->uidvalidity;
     options.modseq_floor = view->mailbox->modseq_floor;
+    options.shown_modseqs = &view->mailbox->shown_modseqs;
     uids = view->mailbox->uids;
   }
   render_events(s.pending, options, s.selected ? &uids : nullptr, plan.replay);

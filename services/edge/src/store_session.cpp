@@ -227,6 +227,7 @@ void PooledStoreSession::view_removed(std::uint32_t uid) {
   if (conn_ && conn_->usable()) deltas_.push_back({false, uid});
   if (view_) view_->remove(uid);
   if (device_exists_ && *device_exists_ > 0) --*device_exists_;
+  selected_->shown_modseqs.erase(uid);
 }
 
 // --- in-band events (IDLE) -------------------------------------------------------------------
@@ -295,6 +296,7 @@ std::optional<DeviceView> PooledStoreSession::device_view() const {
   m.select_command = selected_->command;
   m.uidvalidity = selected_->uidvalidity.value_or(0);
   m.modseq_floor = selected_->modseq_floor;
+  m.shown_modseqs = selected_->shown_modseqs;
   m.uids = *view_;
   out.mailbox = std::move(m);
   return out;
@@ -305,7 +307,8 @@ void PooledStoreSession::restore_device_view(const DeviceView& view) {
   for (const auto& e : view.enabled) enable(e);
   deltas_.clear();
   if (view.mailbox) {
-    selected_ = Selected{view.mailbox->select_command, std::nullopt, view.mailbox->modseq_floor};
+    selected_ = Selected{view.mailbox->select_command, std::nullopt, view.mailbox->modseq_floor,
+                         view.mailbox->shown_modseqs};
     if (view.mailbox->uidvalidity != 0) selected_->uidvalidity = view.mailbox->uidvalidity;
     view_ = view.mailbox->uids;
     device_exists_ = view_->size();
@@ -526,7 +529,10 @@ void PooledStoreSession::reconcile_and_run(Pending p, MailboxView store, std::ui
     backend_->log->warn("store view not reconcilable after connection loss",
                         {{"device_exists", *device_exists_}, {"store_exists", store_exists}});
   }
-  if (uidvalidity_changed) selected_->modseq_floor = 0;  // MODSEQs of the old UIDVALIDITY say nothing
+  if (uidvalidity_changed) {  // MODSEQs of the old UIDVALIDITY say nothing
+    selected_->modseq_floor = 0;
+    selected_->shown_modseqs.clear();
+  }
   if (uidvalidity) selected_->uidvalidity = uidvalidity;
   view_.reset();
   device_exists_ = store_exists;
@@ -554,7 +560,7 @@ void PooledStoreSession::run(Pending p) {
         const bool selecting = p.verb == Verb::select || p.verb == Verb::examine;
         if (selecting && r.status == StoreStatus::ok) {
           if (!p.select_command.empty()) {
-            self->selected_ = Selected{std::move(p.select_command), self->seen_uidvalidity_, self->seen_highestmodseq_};
+            self->selected_ = Selected{std::move(p.select_command), self->seen_uidvalidity_, self->seen_highestmodseq_, {}};
           } else {
             self->selected_.reset();  // cannot be restored; the device re-selects after a NO
           }
@@ -597,7 +603,11 @@ void PooledStoreSession::track(const imap::Response& r) {
       break;
     case imap::UntaggedKind::fetch:
       // RFC 7162 3.1: a MODSEQ in a FETCH means CONDSTORE is on for the session.
-      if (r.fetch.find(imap::FetchAttr::modseq)) enable("CONDSTORE");
+      if (const auto modseq = r.fetch.modseq()) {
+        enable("CONDSTORE");
+        const auto uid = r.fetch.uid();
+        if (uid && selected_) record_shown_modseq(selected_->shown_modseqs, *uid, *modseq, selected_->modseq_floor);
+      }
       break;
     case imap::UntaggedKind::condition:
       if (r.code.kind == imap::ResponseCodeKind::uidvalidity) {

@@ -25,6 +25,7 @@
 // Threading: everything runs on the executor given at construction, the device connection's; no
 // locks.
 
+#include "device_view.hpp"
 #include "mailbox_view.hpp"
 #include "shared_capabilities.hpp"
 #include "store_connection.hpp"
@@ -113,6 +114,7 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
     std::string command;  // "SELECT INBOX\r\n" / "EXAMINE ..." as the session re-sends it
     std::optional<std::uint32_t> uidvalidity;
     std::uint64_t modseq_floor = 0;  // HIGHESTMODSEQ the device's SELECT reported (DeviceView::Mailbox)
+    ShownModseqs shown_modseqs;      // MODSEQs above the floor its FETCH responses showed (likewise)
   };
 
   void pump();

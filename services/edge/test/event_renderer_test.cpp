@@ -1,6 +1,7 @@
 // Store events rendered as the untagged responses a device in IDLE reads, relative to its view
 // (profile §4): exact lines, and the view the device holds afterwards.
 
+#include "device_view.hpp"
 #include "event_renderer.hpp"
 
 #include <gtest/gtest.h>
@@ -154,6 +155,14 @@ TEST(EventRenderer, ChangesTheDevicesSelectAlreadyShowedAreNotToldAgain) {
   EXPECT_EQ(view.size(), 3u);
   gone.set_modseq(125);  // after the SELECT: a change the device has not seen, so a gap
   EXPECT_EQ(render(gone, o, &view).lines, "* FOLDER \"INBOX\"\r\n* RESYNC\r\n");
+  // Above the floor, but no higher than what the device's own FETCH of that UID showed: not told.
+  const ShownModseqs shown{{8, 130}};
+  o.shown_modseqs = &shown;
+  flags.set_modseq(130);
+  EXPECT_EQ(render(flags, o, &view).lines, "");
+  flags.set_modseq(131);
+  EXPECT_EQ(render(flags, o, &view).lines, "* 3 FETCH (UID 8 FLAGS (\\Seen) MODSEQ (131))\r\n");
+  o.shown_modseqs = nullptr;
   // Without a floor (CONDSTORE off) nothing changes.
   auto flags_old = event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {8});
   flags_old.set_modseq(100);
@@ -213,6 +222,24 @@ TEST(EventRenderer, PushRendersEventsInOrderAgainstTheUpdatedView) {
   const Rendered r = render_push(push, inbox(), &view);
   EXPECT_EQ(r.lines, "* 3 EXISTS\r\n* 1 RECENT\r\n* 1 EXPUNGE\r\n* 2 FETCH (UID 3 FLAGS (\\Seen))\r\n");
   EXPECT_EQ(r.changes, (std::vector<ViewChange>{{true, 3}, {false, 1}}));
+}
+
+// Lines the device would count twice if written twice (what the edge's write-ahead guards) are flagged;
+// a RESYNC or a STATUS of another mailbox is not.
+TEST(EventRenderer, MessageLinesFlagsWhatADeviceWouldCountTwice) {
+  MailboxView view = MailboxView::from_uids({1, 2});
+  EXPECT_TRUE(render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3}), inbox(), &view).message_lines);
+  EXPECT_FALSE(render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3}), inbox(), &view).message_lines);  // known
+  EXPECT_TRUE(render(event(v1::StoreEvent::MESSAGE_EXPUNGED, "INBOX", {1}), inbox(), &view).message_lines);
+  EXPECT_TRUE(render(event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {2}), inbox(), &view).message_lines);
+  EXPECT_FALSE(render(event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {9}), inbox(), &view).message_lines);
+  EXPECT_FALSE(render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {4}), inbox(), nullptr).message_lines);  // RESYNC
+  auto other = event(v1::StoreEvent::MESSAGE_NEW, "Work", {4});
+  other.mutable_status()->set_uidnext(5);
+  EXPECT_FALSE(render(other, inbox(), &view).message_lines);
+  auto late = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {1});
+  late.set_source("reconcile");
+  EXPECT_FALSE(render(late, inbox(), &view).message_lines);  // below the highest UID: a RESYNC only
 }
 
 TEST(EventRenderer, PushResyncReplacesItsEvents) {

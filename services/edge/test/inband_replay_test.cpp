@@ -51,7 +51,7 @@ class FakeStore final : public StoreSession {
 DeviceView inbox_view(std::initializer_list<std::uint32_t> uids, std::vector<std::string> enabled = {}) {
   DeviceView v;
   v.enabled = std::move(enabled);
-  v.mailbox = DeviceView::Mailbox{"INBOX", "SELECT INBOX\r\n", 7, MailboxView::from_uids(uids)};
+  v.mailbox = DeviceView::Mailbox{"INBOX", "SELECT INBOX\r\n", 7, MailboxView::from_uids(uids), 0, {}};
   return v;
 }
 
@@ -69,8 +69,10 @@ SessionOpen resumed_in_inbox(const DeviceView& saved) {
 TEST(DeviceView, EncodesAndDecodesEveryPart) {
   DeviceView v = inbox_view({1, 2, 3, 9}, {"CONDSTORE", "QRESYNC"});
   v.mailbox->modseq_floor = 12345678901234ULL;
+  v.mailbox->shown_modseqs = {{3, 12345678901240ULL}, {9, 12345678901236ULL}};
   const auto saved = encode_view(v);
   EXPECT_EQ(saved.at("ms"), "12345678901234");
+  EXPECT_EQ(saved.at("sm"), "3:12345678901240,9:12345678901236");
   EXPECT_EQ(saved.at("u"), "1:3,9");
   EXPECT_EQ(saved.at("e"), "CONDSTORE QRESYNC");
   EXPECT_EQ(decode_view(saved), v);
@@ -95,6 +97,41 @@ TEST(DeviceView, UnknownOrMalformedIsNullopt) {
   saved = encode_view(inbox_view({1, 2}));
   saved["ms"] = "-1";
   EXPECT_FALSE(decode_view(saved));
+  for (const char* bad : {"3", "3:", ":5", "3:0", "x:5", "3:5,,4:6"}) {
+    saved = encode_view(inbox_view({1, 2}));
+    saved["sm"] = bad;
+    EXPECT_FALSE(decode_view(saved)) << bad;
+  }
+}
+
+TEST(DeviceView, ShownModseqsKeepOnlyWhatTheFloorDoesNotCoverAndStayBounded) {
+  ShownModseqs shown;
+  record_shown_modseq(shown, 5, 100, 100);  // at the floor: the SELECT showed it
+  record_shown_modseq(shown, 6, 101, 0);    // no floor (CONDSTORE off): nothing to compare with
+  EXPECT_TRUE(shown.empty());
+  record_shown_modseq(shown, 5, 103, 100);
+  record_shown_modseq(shown, 5, 102, 100);  // an older answer read later does not lower it
+  EXPECT_EQ(shown, (ShownModseqs{{5, 103}}));
+  for (std::uint32_t uid = 10; uid < 10 + kMaxShownModseqs; ++uid) record_shown_modseq(shown, uid, 200 + uid, 100);
+  EXPECT_EQ(shown.size(), kMaxShownModseqs);
+  EXPECT_EQ(shown.count(5), 0u);  // the lowest MODSEQ went first
+  EXPECT_EQ(shown.count(10), 1u);
+}
+
+TEST(PlanResume, AFlagChangeTheDevicesFetchShowedIsNotReplayed) {
+  DeviceView saved = inbox_view({1, 2, 3}, {"CONDSTORE"});
+  saved.mailbox->modseq_floor = 50;
+  saved.mailbox->shown_modseqs = {{2, 55}};
+  SessionOpen s = resumed_in_inbox(saved);
+  add(s.pending, 5, K::FLAGS_CHANGED, "INBOX", {2});
+  s.pending.Mutable(0)->mutable_event()->set_modseq(55);
+  add(s.pending, 6, K::FLAGS_CHANGED, "INBOX", {2});
+  s.pending.Mutable(1)->mutable_event()->set_modseq(57);
+  s.pending.Mutable(1)->mutable_event()->add_flags("\\Seen");
+  FakeStore store;
+  const ResumePlan plan = plan_resume(s, store);
+  EXPECT_EQ(plan.replay.lines, "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (57))\r\n");
+  EXPECT_TRUE(plan.replay.message_lines);
 }
 
 TEST(RenderEvents, OtherMailboxGetsOneStatusFromItsLastChange) {

@@ -653,5 +653,50 @@ TEST_F(StorePoolIT, TheDevicesSelectSetsTheModseqFloorOfItsView) {
   s.close();
 }
 
+// A change committed between the device's SELECT and its FETCH is above the floor, but the FETCH showed
+// it: the MODSEQ the device read per UID is kept with the view (DeviceView::Mailbox::shown_modseqs), so
+// that change's late event is not told again; nor is the echo of the device's own UID STORE.
+TEST_F(StorePoolIT, TheDevicesFetchRecordsTheModseqsItShowedAboveTheFloor) {
+  REQUIRE_STACK();
+  Parked p;
+  ASSERT_NO_FATAL_FAILURE(logged_in_with_mailbox(3, p));
+  auto& s = *p.session;
+  const auto& other = p.other;
+  const std::string& box = p.box;
+  ASSERT_EQ(exec(s, "SELECT " + box + " (CONDSTORE)\r\n").result.status, StoreStatus::ok);
+  // Another client flags UID 2 after the SELECT, before the device's FETCH.
+  EXPECT_EQ(direct_cmd(other, "SELECT " + box + "\r\n").status, StoreStatus::ok);
+  EXPECT_EQ(direct_cmd(other, "UID STORE 2 +FLAGS.SILENT (\\Flagged)\r\n").status, StoreStatus::ok);
+  EXPECT_EQ(direct_cmd(other, "UNSELECT\r\n").status, StoreStatus::ok);
+  const auto fetch = exec(s, "UID FETCH 1:* (FLAGS MODSEQ)\r\n");
+  ASSERT_EQ(fetch.result.status, StoreStatus::ok) << fetch.result.text;
+  std::uint64_t shown2 = 0;
+  for (const auto& l : fetch.untagged) {
+    if (l.find("UID 2 ") == std::string::npos) continue;
+    const auto at = l.find("MODSEQ (");
+    ASSERT_NE(at, std::string::npos) << l;
+    shown2 = std::stoull(l.substr(at + 8));
+  }
+  ASSERT_GT(shown2, 0u) << "the store did not show UID 2";
+  // The device flags UID 3 itself; the store's answer carries its UID and new MODSEQ.
+  const auto stored = exec(s, "UID STORE 3 +FLAGS (\\Seen)\r\n");
+  ASSERT_EQ(stored.result.status, StoreStatus::ok) << stored.result.text;
+  bool ready = false;
+  s.park_for_events([&] { ready = true; });
+  ASSERT_TRUE(run_until([&] { return ready; }, 5s));
+  const auto view = s.device_view();
+  ASSERT_TRUE(view && view->mailbox);
+  const auto& shown = view->mailbox->shown_modseqs;
+  EXPECT_EQ(shown.count(1), 0u) << "UID 1 did not change after the SELECT: the floor covers it";
+  ASSERT_EQ(shown.count(2), 1u);
+  EXPECT_EQ(shown.at(2), shown2);
+  ASSERT_EQ(shown.count(3), 1u);
+  EXPECT_GT(shown.at(3), shown2);
+  const auto saved = decode_view(encode_view(*view));
+  ASSERT_TRUE(saved && saved->mailbox);
+  EXPECT_EQ(saved->mailbox->shown_modseqs, shown);
+  s.close();
+}
+
 }  // namespace
 }  // namespace pimap::edge

@@ -105,6 +105,8 @@ void PushHub::attach(const std::shared_ptr<PushSink>& sink, const v1::EdgeMessag
   }
   if (!session->has_value() || (!msg.session_id().empty() && (*session)->id != msg.session_id())) {
     // The session ended (LOGOUT elsewhere, expiry): this connection no longer has one.
+    log_.info("attach of an ended session", {{"user", device.user}, {"device", device.device_id},
+                                             {"edge", sink->edge_id()}, {"found", session->has_value()}});
     v1::SessionPush push;
     *push.mutable_device() = msg.device();
     push.set_session_id(msg.session_id());
@@ -214,6 +216,8 @@ void PushHub::pump_many(const std::vector<DeviceKey>& devices) {
     std::uint64_t last = after;
     if (!pending) {
       if (pending.error().code == sessionstore::StoreErrc::no_session) {
+        log_.info("attached session gone", {{"user", device.user}, {"device", device.device_id},
+                                            {"edge", sink->edge_id()}});
         v1::SessionPush push;  // the session is gone (LOGOUT elsewhere, expiry)
         push.mutable_device()->set_user(device.user);
         push.mutable_device()->set_device_id(device.device_id);
@@ -298,6 +302,8 @@ void PushHub::evict_local(const sessionstore::EvictNotice& notice) {
     attached_.erase(it);
     metrics_.attached_devices.Set(static_cast<double>(attached_.size()));
   }
+  log_.info("evicting a connection", {{"user", notice.device.user}, {"device", notice.device.device_id},
+                                      {"edge", notice.edge_id}});
   v1::SessionPush push;
   push.mutable_device()->set_user(notice.device.user);
   push.mutable_device()->set_device_id(notice.device.device_id);

@@ -140,6 +140,10 @@ void SessionRpc::apply_policy(const DeviceKey& device, const std::string& edge_i
     if (superseded && ev.entry.edge_id == edge_id) continue;
     (superseded ? metrics_.evictions_superseded : metrics_.evictions_limit).Increment();
     const DeviceKey victim{device.user, ev.entry.conn_id};
+    // The same device through another edge is routine after an edge loss; the limit is worth seeing.
+    log_.log(superseded ? kit::Level::debug : kit::Level::info,
+             superseded ? "connection superseded" : "connection evicted by the per-user limit",
+             {{"user", device.user}, {"device", ev.entry.conn_id}, {"edge", ev.entry.edge_id}, {"new_edge", edge_id}});
     if (auto r = store_.registry.evict(victim, ev.entry.edge_id); !r) metrics_.redis_errors.Increment();
   }
 }
