@@ -501,22 +501,15 @@ class FlagEventsMissing(AssertionError):
     """A flag change made at the store did not reach a device in IDLE: nothing to test under faults."""
 
 
-# Three causes of failure were found with this test and fixed (docs/store-watcher.md "Races between hooks and
-# runs", docs/protocol.md "Rendering"): an expunge lost while the watcher was down (a reconcile skipped
-# vanished UIDs at or above its old UIDNEXT), a reconcile's late NEW after the expunge's hook (the later
-# EXPUNGED was a duplicate), and a reconcile's late flag change told again after the device's state
-# comparison. A fourth: checkpoints refused while the session service restarted were dropped, so a later
-# edge kill replayed everything since (all devices of a user); they are now retried. Of the runs after the
-# fixes (2026-11-29) 10 of 13 passed before the checkpoint retry and 3 of 6 after it. The failures after it:
-# one device (or the devices of one user, which get the same events at the same instant) told one event
-# twice, by two known windows (docs/protocol.md "Acks and checkpoints", "Rendering"): an edge killed between
-# writing events and storing their checkpoint (the resume replays them), and a flag change committed between
-# the device's SELECT and its FETCH whose event arrives after (told again: the SELECT's HIGHESTMODSEQ is below
-# it); and once a third, not understood yet: 4 s after a RESYNC's state comparison that showed 3 messages, the
-# live NEW of one of them was told as `* 3 EXISTS` (the edge's view lacked a message the SELECT had shown).
-# Not strict: a pass shows as XPASS, a failure as XFAIL.
-@pytest.mark.xfail(strict=False, reason="two known windows and one unexplained view gap can tell a device an event "
-                                        "twice (docs/protocol.md, issue #5)")
+# Causes of failure found with this test and fixed (issue #5; docs/store-watcher.md "Races between hooks and
+# runs", docs/protocol.md "Rendering" and "Acks and checkpoints"): an expunge lost while the watcher was down
+# (a reconcile skipped vanished UIDs at or above its old UIDNEXT); a reconcile's late NEW after the expunge's
+# hook (the later EXPUNGED was a duplicate); a reconcile's late flag change told again after the device's
+# state comparison (the SELECT's HIGHESTMODSEQ floor), or committed between its SELECT and its FETCH (the
+# MODSEQ its FETCH showed, per UID); checkpoints refused while the session service restarted were dropped
+# (now retried); an edge killed between writing events and storing their checkpoint made the resume replay
+# them (now a write-ahead: the saved view is forgotten first, so such a resume is a scoped RESYNC). And one
+# in the test itself: its state comparison ignored an EXPUNGE the store sent at the end of the UID FETCH.
 def test_flags_and_expunges_survive_kills_and_restarts(stack):
     # Fail fast, by name, if a flag change does not reach a device at all (e.g. the OX push driver,
     # which reports new mail only). Until the reconciler said a new message's flags again, this probe
