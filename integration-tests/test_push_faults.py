@@ -508,8 +508,9 @@ class FlagEventsMissing(AssertionError):
 # state comparison (the SELECT's HIGHESTMODSEQ floor), or committed between its SELECT and its FETCH (the
 # MODSEQ its FETCH showed, per UID); checkpoints refused while the session service restarted were dropped
 # (now retried); an edge killed between writing events and storing their checkpoint made the resume replay
-# them (now a write-ahead: the saved view is forgotten first, so such a resume is a scoped RESYNC). And one
-# in the test itself: its state comparison ignored an EXPUNGE the store sent at the end of the UID FETCH.
+# them (now the session service records what it pushed, and a resume over events pushed but not
+# acknowledged is a scoped RESYNC). And one in the test itself: its state comparison ignored an EXPUNGE the
+# store sent at the end of the UID FETCH.
 def test_flags_and_expunges_survive_kills_and_restarts(stack):
     # Fail fast, by name, if a flag change does not reach a device at all (e.g. the OX push driver,
     # which reports new mail only). Until the reconciler said a new message's flags again, this probe

@@ -167,7 +167,7 @@ Result<Pending> EventQueue::read_after(const DeviceKey& device, std::uint64_t af
 }
 
 Result<std::vector<Result<Pending>>> EventQueue::read_after_batch(std::span<const ReadItem> items,
-                                                                  std::size_t limit) {
+                                                                  std::size_t limit, bool for_push) {
   std::vector<Result<Pending>> out;
   out.reserve(items.size());
   redis::Pipeline p;
@@ -180,11 +180,24 @@ Result<std::vector<Result<Pending>>> EventQueue::read_after_batch(std::span<cons
     }
     sent.push_back(out.size());
     out.emplace_back(StoreError{StoreErrc::redis, "not sent", true});
-    p.add({"HGET", keys_.session(*it.device), "seq"});
+    if (for_push) {
+      const std::string session = keys_.session(*it.device);
+      const std::string_view key[] = {session};
+      scripts::mark_pushed().add(p, key, {});
+    } else {
+      p.add({"HGET", keys_.session(*it.device), "seq"});
+    }
     p.add({"XRANGE", keys_.queue(*it.device), std::to_string(it.after_seq + 1) + "-0", "+", "COUNT", count});
   }
   if (p.empty()) return out;
-  auto replies = pool_.pipeline(p, redis::Retry::if_stale);
+  std::optional<redis::Pool::Lease> lease;
+  if (for_push) {
+    auto l = pool_.acquire();
+    if (!l) return from_redis(l.error());
+    lease.emplace(std::move(*l));
+  }
+  auto replies = for_push ? scripts::mark_pushed().run_pipeline(**lease, p, redis::Retry::if_stale)  // idempotent
+                          : pool_.pipeline(p, redis::Retry::if_stale);
   if (!replies) return from_redis(replies.error());
   for (std::size_t k = 0; k < sent.size(); ++k) {
     const auto& head = (*replies)[2 * k];

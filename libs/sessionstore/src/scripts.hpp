@@ -94,7 +94,10 @@ redis.call('DEL', w)
 for _, k in ipairs({s, v, q, x}) do redis.call('PEXPIRE', k, ARGV[3]) end
 local ack = tonumber(redis.call('HGET', s, 'ack'))
 local pending = redis.call('XRANGE', q, string.format('%d-0', ack + 1), '+', 'COUNT', ARGV[6])
-return {resumed, redis.call('HGETALL', s), redis.call('HGETALL', v), pending}
+local session = redis.call('HGETALL', s)
+-- The opening edge will tell the pending events: they count as pushed (see mark_pushed).
+if #pending > 0 then redis.call('HSET', s, 'ps', string.match(pending[#pending][1], '^%d+')) end
+return {resumed, session, redis.call('HGETALL', v), pending}
 )lua");
   return s;
 }
@@ -122,7 +125,8 @@ inline const redis::Script& ack() {
 }
 
 // KEYS: session, view, queue, dedupe
-// ARGV: id, now ms, ttl ms, acked seq, epoch, state, folder, view version, view field/value pairs...
+// ARGV: id, now ms, ttl ms, acked seq, epoch, state, folder, view version, clean (0|1),
+//       view field/value pairs...
 // -> 0 ok, 1 stale (only the acknowledgement applied), -1 no session, -2 wrong session
 // The view is stored with the seq it reflects (`_s`, the acknowledgement it came with) and the epoch
 // and version of its writer (`_ep`, `_vv`): a connection's writes may arrive out of order, and only
@@ -139,9 +143,26 @@ end
 redis.call('HSET', s, 'st', ARGV[6], 'f', ARGV[7])
 redis.call('DEL', v)
 redis.call('HSET', v, '_s', string.format('%d', a), '_ep', ARGV[5], '_vv', ARGV[8])
-if #ARGV > 8 then redis.call('HSET', v, unpack(ARGV, 9)) end
+if ARGV[9] == '1' then redis.call('HSET', s, 'ps', string.format('%d', a)) end
+if #ARGV > 9 then redis.call('HSET', v, unpack(ARGV, 10)) end
 redis.call('PEXPIRE', v, ARGV[3])
 return 0
+)lua");
+  return s;
+}
+
+// Before the session service pushes a device's events to an edge: `ps` (pushed seq) := the queue's last
+// seq, so an edge that tells them and dies before acknowledging leaves a view that Open no longer hands
+// out (sessions.cpp). One run per device in the same pipeline as the read; a session that is gone is
+// not recreated. Over-approximates (the read may return fewer): that costs a RESYNC, never a repeat.
+// KEYS: session   -> the session's seq, or nil when there is no session
+inline const redis::Script& mark_pushed() {
+  static const redis::Script s(R"lua(
+local seq = redis.call('HGET', KEYS[1], 'seq')
+if seq and tonumber(seq) > tonumber(redis.call('HGET', KEYS[1], 'ps') or '0') then
+  redis.call('HSET', KEYS[1], 'ps', seq)
+end
+return seq
 )lua");
   return s;
 }

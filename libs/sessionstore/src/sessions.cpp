@@ -23,8 +23,12 @@ Session to_session(std::map<std::string, std::string> h, std::map<std::string, s
   s.binding = h["bind"];
   // Bookkeeping fields (see scripts::detach) stay here. The view is handed out only when it reflects
   // exactly the acknowledged seq: the pending events are then what the device has not seen of it.
+  // And only when no event past it was pushed to an edge that may have told it and died before
+  // acknowledging (`ps`, scripts::mark_pushed): the device may hold those, so nothing can be replayed
+  // over the view exactly; the resume is a scoped RESYNC instead of a possible repeat.
   const auto reflects = view.find("_s");
-  const bool current = reflects != view.end() && detail::to_u64(reflects->second) == s.acked_seq;
+  const bool current = reflects != view.end() && detail::to_u64(reflects->second) == s.acked_seq &&
+                       detail::to_u64(h["ps"]) <= s.acked_seq;
   for (auto it = view.begin(); it != view.end();) {
     if (current && !it->first.starts_with('_')) ++it;
     else it = view.erase(it);
@@ -123,7 +127,8 @@ Result<DetachResult> Sessions::detach(const DeviceKey& device, std::string_view 
   const std::string state = params.state == SessionState::selected ? "2" : "1";
   const std::string folder = params.state == SessionState::selected ? params.folder : std::string();
   const std::string version = std::to_string(params.view_version);
-  std::vector<std::string_view> args{session_id, now, ttl, acked, epoch, state, folder, version};
+  std::vector<std::string_view> args{session_id, now, ttl, acked, epoch, state, folder, version,
+                                     params.clean ? "1" : "0"};
   for (const auto& [k, val] : params.view) {
     args.push_back(k);
     args.push_back(val);

@@ -196,6 +196,64 @@ TEST_F(SessionsTest, ViewIsReturnedOnlyWhenItReflectsTheAcknowledgedSeq) {
   EXPECT_TRUE(again->pending.events.empty());
 }
 
+// Events pushed to an edge past the acknowledged seq may have been told by it before it died: a view
+// then does not say what the device holds, so Open hands none out (a scoped RESYNC, not a replay that
+// could repeat them). A clean detach (the connection ended; it told nothing unacknowledged) or a
+// checkpoint that acknowledges them makes the view exact again.
+TEST_F(SessionsTest, ViewIsWithheldWhileEventsPushedPastItAreUnacknowledged) {
+  auto a = sessions.open(phone, edge_a);
+  ASSERT_TRUE(a);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(queue.append(phone, event("e" + std::to_string(i))));
+  DetachParams cp;
+  cp.state = SessionState::selected;
+  cp.folder = "INBOX";
+  cp.acked_seq = 1;
+  cp.epoch = a->session.epoch;
+  cp.view_version = 1;
+  cp.view = {{"u", "1:5"}};
+  ASSERT_TRUE(sessions.detach(phone, a->session.id, cp));
+  EXPECT_EQ((*sessions.lookup(phone))->view.at("u"), "1:5");
+
+  // A plain read (not for an edge) changes nothing; the session service's read for a push marks them.
+  const ReadItem item{&phone, 1};
+  ASSERT_TRUE(queue.read_after_batch(std::span(&item, 1), 10));
+  EXPECT_EQ((*sessions.lookup(phone))->view.at("u"), "1:5");
+  auto pushed = queue.read_after_batch(std::span(&item, 1), 10, /*for_push=*/true);
+  ASSERT_TRUE(pushed && (*pushed)[0]);
+  EXPECT_EQ((*pushed)[0]->events.size(), 2u);
+
+  // The edge dies before acknowledging: the resume gets the pending events but no view.
+  auto b = sessions.open(phone, edge_b);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->session.view.empty());
+  EXPECT_EQ(b->pending.events.size(), 2u);
+
+  // That connection ends cleanly without telling them (the device never got to IDLE): exact again.
+  DetachParams gone = cp;
+  gone.epoch = b->session.epoch;
+  gone.clean = true;
+  ASSERT_TRUE(sessions.detach(phone, b->session.id, gone));
+  auto c = sessions.open(phone, edge_a);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->session.view.at("u"), "1:5");
+  EXPECT_EQ(c->pending.events.size(), 2u);
+
+  // Open counted the pending events as pushed to the opening edge: lost before its checkpoint, it may
+  // have told them. Its checkpoint after telling them (acknowledging all) makes its view the current one.
+  auto d = sessions.open(phone, edge_b);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->session.view.empty()) << "c's edge may have told them";
+  DetachParams told = cp;
+  told.epoch = d->session.epoch;
+  told.acked_seq = 3;
+  told.view = {{"u", "1:7"}};
+  ASSERT_TRUE(sessions.detach(phone, d->session.id, told));
+  auto e = sessions.open(phone, edge_a);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->session.view.at("u"), "1:7");
+  EXPECT_TRUE(e->pending.events.empty());
+}
+
 TEST_F(SessionsTest, WrongSessionIdIsRefused) {
   ASSERT_TRUE(sessions.open(phone, edge_a));
   const auto other = generate_session_id();

@@ -139,17 +139,11 @@ void render_event(const v1::StoreEvent& e, const RenderOptions& o, MailboxView* 
   if (!selected) return render_status(e, out);
   if (view == nullptr) return resync(e.mailbox(), out);
   if (o.uidvalidity != 0 && e.uidvalidity() != 0 && e.uidvalidity() != o.uidvalidity) return resync(e.mailbox(), out);
-  const std::size_t before = out.lines.size();
-  const std::size_t changes_before = out.changes.size();
   switch (e.kind()) {
-    case v1::StoreEvent::MESSAGE_NEW: render_new(e, o, *view, out); break;
-    case v1::StoreEvent::MESSAGE_EXPUNGED: render_expunged(e, o, *view, out); break;
-    default: render_flags(e, o, *view, out); break;
+    case v1::StoreEvent::MESSAGE_NEW: return render_new(e, o, *view, out);
+    case v1::StoreEvent::MESSAGE_EXPUNGED: return render_expunged(e, o, *view, out);
+    default: return render_flags(e, o, *view, out);
   }
-  // A RESYNC alone changes nothing the device counts; an EXISTS, EXPUNGE or FETCH FLAGS does.
-  const bool told = out.changes.size() != changes_before ||
-                    (e.kind() == v1::StoreEvent::FLAGS_CHANGED && out.lines.size() != before);
-  if (told) out.message_lines = true;
 }
 
 Rendered render_push(const v1::SessionPush& push, const RenderOptions& o, MailboxView* view) {

@@ -67,9 +67,6 @@ struct Rendered {
   std::string lines;               // CRLF-terminated untagged responses, in order
   std::vector<ViewChange> changes;  // what the lines did to the device's view, in order
   std::vector<Arrival> arrivals;    // new messages announced, in order
-  // Some line tells a change to a message of the selected mailbox (EXISTS, EXPUNGE/VANISHED, FETCH
-  // FLAGS): told twice, the device would count or apply it twice, so its write must not be replayed.
-  bool message_lines = false;
   // A RESYNC of the selected mailbox was told for a new message that could not be placed; later
   // ones in the same batch need no second one.
   bool selected_resync = false;

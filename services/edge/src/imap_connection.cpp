@@ -73,8 +73,7 @@ void ImapConnection::start(std::shared_ptr<net::Connection> conn, std::shared_pt
 }
 
 ImapConnection::ImapConnection(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx)
-    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()), checkpoint_timer_(conn_->executor()),
-      write_ahead_timer_(conn_->executor()) {
+    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()), checkpoint_timer_(conn_->executor()) {
   state_gauge_ = &ctx_->metrics->connections(ctx_->binding, "not_authenticated");
   state_gauge_->Increment();
 }
@@ -442,22 +441,18 @@ void ImapConnection::begin_session(SessionOpen s, std::function<void()> complete
   }
   // Told RESYNC for its folder: the store connection just goes back there.
   const bool select_silently = s.resumed && s.selected && !plan.view_restored;
-  // Write-ahead (see write_ahead): the view the replay was rendered over is still the saved one, so an
-  // edge lost right after writing the replay would have the next resume replay it again.
-  const bool ahead = plan.replay.message_lines;
+  // Open marked the pending events pushed, so an edge lost between writing the replay and the
+  // checkpoint after it leaves the next resume a scoped RESYNC instead of this replay again. Until the
+  // replay is written no checkpoint or detach records the store session's view (it has the replay).
   replaying_ = true;
-  auto write = [self = shared_from_this(), replay = std::move(plan.replay), head = std::move(plan.head),
-                id = s.session_id, select_silently, last_seq = s.last_seq,
-                complete = std::move(complete)]() mutable {
-    if (self->closing_) return;
-    write_with_new_format(
-      self->store_, self->new_format_, std::move(replay),
-      [self, head = std::move(head), id = std::move(id), select_silently, last_seq,
-       complete = std::move(complete)](std::string lines) {
+  write_with_new_format(
+      store_, new_format_, std::move(plan.replay),
+      [self = shared_from_this(), head = std::move(plan.head), id = s.session_id, select_silently,
+       last_seq = s.last_seq, complete = std::move(complete)](std::string replay) {
         self->replaying_ = false;
         if (self->closing_) return;
         self->acked_seq_ = std::max(self->acked_seq_, last_seq);
-        self->send(head + lines + "* SESSIONID " + id + "\r\n");
+        self->send(head + replay + "* SESSIONID " + id + "\r\n");
         if (!select_silently) {
           self->save_checkpoint();  // the view after the replay, acknowledged up to the last event
           return complete();
@@ -471,9 +466,6 @@ void ImapConnection::begin_session(SessionOpen s, std::function<void()> complete
                                 complete();
                               });
       });
-  };
-  if (!ahead) return write();
-  write_after_forget(std::move(write));
   // --- end resume replay ---
 }
 
@@ -994,66 +986,38 @@ void ImapConnection::flush_pushes() {
   pushes_.erase(pushes_.begin(), told);
   if (seq == 0 && all.lines.empty()) return;  // all of it waits for the device's next command
   delivering_ = true;
-  const bool changes_view = all.message_lines;
-  write_ahead(changes_view, [weak = weak_from_this(), all = std::move(all), seq]() mutable {
-    auto writer = weak.lock();
-    if (!writer || writer->closing_) return;
-    auto changes = all.changes;
-    write_with_new_format(writer->store_, writer->new_format_, std::move(all),
-                          [weak, seq, changes = std::move(changes)](std::string lines) {
-      auto self = weak.lock();
-      if (!self) return;
-      self->delivering_ = false;
-      if (self->closing_) return;
-      // The store session's view (and every checkpoint taken from it) moves with the write, not with
-      // the rendering: a connection lost before this point detaches with the view and seq from before.
-      if (self->store_) {
-        for (const auto& c : changes) {
-          if (c.added) self->store_->view_added(c.uid);
-          else self->store_->view_removed(c.uid);
-        }
+  // No call on this path: the session service marked these events pushed before sending them
+  // (sessionstore scripts::mark_pushed), so if this edge dies after writing them and before the
+  // checkpoint below, the resume is a scoped RESYNC, not a replay of them.
+  auto changes = all.changes;
+  write_with_new_format(store_, new_format_, std::move(all),
+                        [weak = weak_from_this(), seq, changes = std::move(changes)](std::string lines) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->delivering_ = false;
+    if (self->closing_) return;
+    // The store session's view (and every checkpoint taken from it) moves with the write, not with
+    // the rendering: a connection lost before this point detaches with the view and seq from before.
+    if (self->store_) {
+      for (const auto& c : changes) {
+        if (c.added) self->store_->view_added(c.uid);
+        else self->store_->view_removed(c.uid);
       }
-      if (!lines.empty()) self->send(lines);
-      const bool advanced = seq > self->acked_seq_;
-      if (advanced) self->acked_seq_ = seq;
-      if (self->idle_done_waiting_) {
-        if (advanced) self->save_checkpoint();
-        return self->complete_idle();
-      }
-      self->flush_pushes();  // what arrived meanwhile
-      // Inside a burst the next write has started: its own checkpoint covers this one too.
-      if (advanced && !self->delivering_) self->save_checkpoint();
-      // A command that came while events were written between commands starts now.
-      if (!self->in_idle_ && !self->busy_ && !self->delivering_) {
-        boost::asio::post(self->conn_->executor(), [self] { self->pump(); });
-      }
-    });
-  });
-}
-
-void ImapConnection::write_ahead(bool changes_view, std::function<void()> write) {
-  if (!changes_view || !view_saved_ || device_.device_id.empty() || session_id_.empty()) return write();
-  write_after_forget(std::move(write));
-}
-
-void ImapConnection::write_after_forget(std::function<void()> write) {
-  // The callbacks hold the connection, as a running write would.
-  forget_saved_view([self = shared_from_this(), write = std::move(write)](bool stored) mutable {
-    boost::asio::post(self->conn_->executor(), [self, stored, write = std::move(write)]() mutable {
-      if (self->closing_) return;
-      if (stored) {
-        self->write_ahead_backoff_ = std::chrono::milliseconds{0};
-        return write();
-      }
-      using std::chrono::milliseconds;
-      self->write_ahead_backoff_ =
-          std::min(milliseconds{5000}, std::max(milliseconds{200}, self->write_ahead_backoff_ * 2));
-      self->write_ahead_timer_.expires_after(self->write_ahead_backoff_);
-      self->write_ahead_timer_.async_wait([self, write = std::move(write)](boost::system::error_code ec) mutable {
-        if (ec || self->closing_) return;
-        self->write_after_forget(std::move(write));
-      });
-    });
+    }
+    if (!lines.empty()) self->send(lines);
+    const bool advanced = seq > self->acked_seq_;
+    if (advanced) self->acked_seq_ = seq;
+    if (self->idle_done_waiting_) {
+      if (advanced) self->save_checkpoint();
+      return self->complete_idle();
+    }
+    self->flush_pushes();  // what arrived meanwhile
+    // Inside a burst the next write has started: its own checkpoint covers this one too.
+    if (advanced && !self->delivering_) self->save_checkpoint();
+    // A command that came while events were written between commands starts now.
+    if (!self->in_idle_ && !self->busy_ && !self->delivering_) {
+      boost::asio::post(self->conn_->executor(), [self] { self->pump(); });
+    }
   });
 }
 

@@ -129,17 +129,6 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   void save_checkpoint();
   // `answered` (optional) runs once the session service answered this one, with whether it stored it.
   void forget_saved_view(std::function<void(bool stored)> answered = {});
-  // Write-ahead for lines that change the device's view of its selected mailbox: while the saved view
-  // still holds, they are not written until the session service has forgotten it, so an edge lost
-  // between the write and the checkpoint after it leaves a view marked unknown (the resume tells a
-  // scoped * RESYNC) instead of an old one the resume would replay the same events over. Runs `write`
-  // at once when nothing is saved (the common case inside a burst: the checkpoint waits for its end).
-  void write_ahead(bool changes_view, std::function<void()> write);
-  // Has the saved view forgotten, then writes; while the session service does not store that (it is
-  // restarting, Redis is down: no new events flow then either) it asks again with backoff (200 ms to
-  // 5 s) and writes nothing. A connection that closes meanwhile writes nothing and detaches with the
-  // view and seq from before, so the next resume replays exactly those events.
-  void write_after_forget(std::function<void()> write);
   // Sends a checkpoint; one the session service did not take (it was restarting, Redis was down) is
   // sent again, as the state is then, with backoff, unless a newer one went out meanwhile: otherwise
   // the stored acknowledgement stays behind what the device read until the device's next event, and
@@ -153,8 +142,6 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   std::unique_ptr<DeflateCodec> deflate_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer checkpoint_timer_;
-  boost::asio::steady_timer write_ahead_timer_;
-  std::chrono::milliseconds write_ahead_backoff_{0};
   std::uint64_t checkpoints_sent_ = 0;              // the newest one wins; older failures are moot
   std::chrono::milliseconds checkpoint_backoff_{0};  // 0: the last one was stored
   State state_ = State::not_authenticated;

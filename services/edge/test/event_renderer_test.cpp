@@ -224,24 +224,6 @@ TEST(EventRenderer, PushRendersEventsInOrderAgainstTheUpdatedView) {
   EXPECT_EQ(r.changes, (std::vector<ViewChange>{{true, 3}, {false, 1}}));
 }
 
-// Lines the device would count twice if written twice (what the edge's write-ahead guards) are flagged;
-// a RESYNC or a STATUS of another mailbox is not.
-TEST(EventRenderer, MessageLinesFlagsWhatADeviceWouldCountTwice) {
-  MailboxView view = MailboxView::from_uids({1, 2});
-  EXPECT_TRUE(render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3}), inbox(), &view).message_lines);
-  EXPECT_FALSE(render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {3}), inbox(), &view).message_lines);  // known
-  EXPECT_TRUE(render(event(v1::StoreEvent::MESSAGE_EXPUNGED, "INBOX", {1}), inbox(), &view).message_lines);
-  EXPECT_TRUE(render(event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {2}), inbox(), &view).message_lines);
-  EXPECT_FALSE(render(event(v1::StoreEvent::FLAGS_CHANGED, "INBOX", {9}), inbox(), &view).message_lines);
-  EXPECT_FALSE(render(event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {4}), inbox(), nullptr).message_lines);  // RESYNC
-  auto other = event(v1::StoreEvent::MESSAGE_NEW, "Work", {4});
-  other.mutable_status()->set_uidnext(5);
-  EXPECT_FALSE(render(other, inbox(), &view).message_lines);
-  auto late = event(v1::StoreEvent::MESSAGE_NEW, "INBOX", {1});
-  late.set_source("reconcile");
-  EXPECT_FALSE(render(late, inbox(), &view).message_lines);  // below the highest UID: a RESYNC only
-}
-
 TEST(EventRenderer, PushResyncReplacesItsEvents) {
   MailboxView view = MailboxView::from_uids({1});
   v1::SessionPush push;

@@ -200,7 +200,7 @@ void PushHub::pump_many(const std::vector<DeviceKey>& devices) {
   std::vector<sessionstore::ReadItem> items;
   items.reserve(snaps.size());
   for (const auto& sn : snaps) items.push_back({sn.device, sn.after});
-  auto batch = store_.queue.read_after_batch(items, options_.push_batch);
+  auto batch = store_.queue.read_after_batch(items, options_.push_batch, /*for_push=*/true);
   for (std::size_t i = 0; i < snaps.size(); ++i) {
     const DeviceKey& device = *snaps[i].device;
     const auto& sink = snaps[i].sink;

@@ -160,6 +160,7 @@ grpc::ServerUnaryReactor* SessionRpc::Detach(grpc::CallbackServerContext* ctx, c
     p.epoch = req->epoch();
     p.view_version = req->view_version();
     p.view.insert(req->view().begin(), req->view().end());
+    p.clean = true;  // the connection is over: what it did not acknowledge, it did not tell
     auto r = store_.sessions.detach(device, req->session_id(), p);
     if (!r) return to_status(r.error());
     metrics_.detached.Increment();

@@ -109,8 +109,10 @@ class EventQueue {
   Result<Pending> read_after(const DeviceKey& device, std::uint64_t after_seq, std::size_t limit);
   // read_after() for every item in one pipelined round trip (the session service pumping the many
   // devices of a user that one event fanned out to). One result per item, in order; the call fails
-  // only on connection trouble.
-  Result<std::vector<Result<Pending>>> read_after_batch(std::span<const ReadItem> items, std::size_t limit);
+  // only on connection trouble. `for_push`: the events go to an edge now; each session records that
+  // (its `ps`, in the same round trip) so that a resume after that edge's loss cannot replay them.
+  Result<std::vector<Result<Pending>>> read_after_batch(std::span<const ReadItem> items, std::size_t limit,
+                                                       bool for_push = false);
   // Number of events waiting (for the queue depth metric).
   Result<std::size_t> depth(const DeviceKey& device);
 

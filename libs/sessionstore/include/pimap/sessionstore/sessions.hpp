@@ -62,6 +62,9 @@ struct DetachParams {
   // Orders one connection's writes (they may arrive out of order): a write whose version is not above
   // the last stored for the same epoch changes nothing but the acknowledgement. 0 = always write.
   std::uint64_t view_version = 0;
+  // The connection ended (a Detach, not a checkpoint): it wrote nothing past acked_seq, so events the
+  // session service pushed to its edge beyond that were never told and the view is exact again.
+  bool clean = false;
 };
 
 struct DetachResult {
