@@ -73,7 +73,8 @@ void ImapConnection::start(std::shared_ptr<net::Connection> conn, std::shared_pt
 }
 
 ImapConnection::ImapConnection(std::shared_ptr<net::Connection> conn, std::shared_ptr<const FrontContext> ctx)
-    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()), checkpoint_timer_(conn_->executor()) {
+    : conn_(std::move(conn)), ctx_(std::move(ctx)), timer_(conn_->executor()), checkpoint_timer_(conn_->executor()),
+      forget_timer_(conn_->executor()) {
   state_gauge_ = &ctx_->metrics->connections(ctx_->binding, "not_authenticated");
   state_gauge_->Increment();
 }
@@ -750,16 +751,32 @@ void ImapConnection::proxy(const imap::Command& cmd) {
   // forgets it first, or an edge lost after the store's answer reached the device would have the
   // resume replay events over a view the device has moved on from.
   if (view_saved_) {
-    // Holds the connection: while the command waits nothing else (no read) does.
-    // Stored or not: a device's command does not wait out a session-service outage (the resume after an
-    // edge lost in that window may then repeat what the command's answer told).
-    return forget_saved_view([self = shared_from_this(), cmd](bool) {
-      boost::asio::post(self->conn_->executor(), [self, cmd] {
-        if (!self->closing_) self->proxy_now(cmd);
-      });
-    });
+    // Holds the connection: while the command waits nothing else (no read) does. A session-service
+    // restart delays the command by up to 10 s rather than leave a view the device has moved on from
+    // (the fault test saw state comparisons made during a restart replayed over after an edge loss).
+    return forget_then([self = shared_from_this(), cmd] { self->proxy_now(cmd); },
+                       Clock::now() + std::chrono::seconds(10));
   }
   proxy_now(cmd);
+}
+
+void ImapConnection::forget_then(std::function<void()> next, std::chrono::steady_clock::time_point give_up) {
+  forget_saved_view([self = shared_from_this(), next = std::move(next), give_up](bool stored) mutable {
+    boost::asio::post(self->conn_->executor(), [self, stored, next = std::move(next), give_up]() mutable {
+      if (self->closing_) return;
+      if (stored || Clock::now() >= give_up) {
+        self->forget_backoff_ = std::chrono::milliseconds{0};
+        return next();
+      }
+      using std::chrono::milliseconds;
+      self->forget_backoff_ = std::min(milliseconds{1000}, std::max(milliseconds{200}, self->forget_backoff_ * 2));
+      self->forget_timer_.expires_after(self->forget_backoff_);
+      self->forget_timer_.async_wait([self, next = std::move(next), give_up](boost::system::error_code ec) mutable {
+        if (ec || self->closing_) return;
+        self->forget_then(std::move(next), give_up);
+      });
+    });
+  });
 }
 
 void ImapConnection::proxy_now(const imap::Command& cmd) {
@@ -1063,7 +1080,10 @@ void ImapConnection::send_checkpoint(SessionCheckpoint cp, std::function<void(bo
 
 void ImapConnection::retry_checkpoint() {
   using std::chrono::milliseconds;
-  checkpoint_backoff_ = std::min(milliseconds{5000}, std::max(milliseconds{200}, checkpoint_backoff_ * 2));
+  // At most 1 s: a call made while the session service is down already waits for it (wait-for-ready,
+  // up to the call deadline), and a device that ran commands meanwhile has no saved view to resume
+  // from until one lands (docs/protocol.md "Acks and checkpoints", window left).
+  checkpoint_backoff_ = std::min(milliseconds{1000}, std::max(milliseconds{200}, checkpoint_backoff_ * 2));
   checkpoint_timer_.expires_after(checkpoint_backoff_);
   checkpoint_timer_.async_wait([weak = weak_from_this(), sent = checkpoints_sent_](boost::system::error_code ec) {
     auto self = weak.lock();

@@ -98,6 +98,10 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   void cmd_xzip(const imap::Command& cmd);
   void proxy(const imap::Command& cmd);
   void proxy_now(const imap::Command& cmd);
+  // Has the session service forget the saved view, then runs `next`; while it cannot store that (it is
+  // restarting: its channel comes back after a reconnect backoff) it asks again every 200 ms to 1 s,
+  // and after `give_up` runs `next` anyway (availability over the window in docs/protocol.md).
+  void forget_then(std::function<void()> next, std::chrono::steady_clock::time_point give_up);
 
   void flush_xzip_block();
   void end_xzip(std::string_view inner_result);
@@ -142,6 +146,8 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
   std::unique_ptr<DeflateCodec> deflate_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer checkpoint_timer_;
+  boost::asio::steady_timer forget_timer_;
+  std::chrono::milliseconds forget_backoff_{0};
   std::uint64_t checkpoints_sent_ = 0;              // the newest one wins; older failures are moot
   std::chrono::milliseconds checkpoint_backoff_{0};  // 0: the last one was stored
   State state_ = State::not_authenticated;
