@@ -140,3 +140,32 @@ def stack_component(stack: dict, action: str, component: str, signal: str = "TER
     if r.returncode != 0:
         raise RuntimeError(f"stack {action} {component} failed (rc {r.returncode}):\n{r.stderr}")
     return time.monotonic() - t0
+
+
+def redis_command(stack: dict, *words: str, timeout: float = 5):
+    """One Redis command over RESP (no client library) for diagnostics: int, bytes, None, list, or an
+    Exception instance for an error reply."""
+    with socket.create_connection(host_port(stack["redis"]), timeout=timeout) as s:
+        s.sendall(f"*{len(words)}\r\n".encode() + b"".join(f"${len(w.encode())}\r\n".encode() + w.encode() + b"\r\n"
+                                                       for w in words))
+        f = s.makefile("rb")
+
+        def read():
+            line = f.readline()
+            if not line:
+                raise ConnectionError("redis closed the connection")
+            kind, rest = line[:1], line[1:-2]
+            if kind == b"+":
+                return rest
+            if kind == b"-":
+                return RuntimeError(rest.decode(errors="replace"))
+            if kind == b":":
+                return int(rest)
+            if kind == b"$":
+                n = int(rest)
+                return None if n < 0 else f.read(n + 2)[:-2]
+            if kind == b"*":
+                n = int(rest)
+                return None if n < 0 else [read() for _ in range(n)]
+            raise ValueError(f"unexpected RESP line {line!r}")
+        return read()

@@ -56,12 +56,13 @@ import smtplib
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import edge_harness as h
 from edge_wire import Closed, Wire, stack_edge
-from pimap_stack import host_port, stack_component
+from pimap_stack import host_port, redis_command, stack_component
 
 USERS = [f"user{n:02d}" for n in range(4, 29)]
 DEVICES_PER_USER = 4
@@ -116,6 +117,7 @@ class Device(threading.Thread):
         self.uid_modseq: dict[int, int] = {}
         self.errors: list[str] = []
         self.log: list[str] = []        # what happened, for failure reports (bounded)
+        self.heard: collections.deque = collections.deque(maxlen=12)  # last untagged lines, for reports
         self.logins = self.resyncs = self.drops = 0
         self.resync_pending = False
         self.ready = threading.Event()  # first login done, view known, in IDLE
@@ -135,6 +137,7 @@ class Device(threading.Thread):
     def apply(self, ln: bytes) -> None:
         """One untagged line told to the device (in IDLE, in a resume, before a tagged completion)."""
         with self.lock:
+            self.heard.append(f"{time.monotonic():.2f} {ln.decode(errors='replace').strip()}")
             if m := EXISTS.match(ln):
                 n = int(m.group(1))
                 if n <= len(self.view):
@@ -403,6 +406,38 @@ def mismatches(devices: list[Device], store: dict) -> dict[str, list[str]]:
     return {d.login_name: diff for d in devices if (diff := d.differences(store[d.user]))}
 
 
+def diagnosis(stack: dict, d: Device) -> str:
+    """Where a device's missing events are (for a failure report): its session and queue in Redis, who
+    holds it for wake-ups, and the last lines it heard. Events past `ack` in the queue point at the
+    session service / edge; a queue that never got them points at the store-watcher / notifier."""
+    tag = f"pimap:d:{{{d.user}/{d.login_name.split('#', 1)[1]}}}"
+    try:
+        s = redis_command(stack, "HMGET", f"{tag}:s", "ack", "seq", "ps", "ep", "st", "edge")
+        q = redis_command(stack, "XREVRANGE", f"{tag}:q", "+", "-", "COUNT", "3")
+        a = redis_command(stack, "GET", f"{tag}:a")
+        fields = dict(zip(("ack", "seq", "ps", "ep", "st", "edge"),
+                          (v.decode() if isinstance(v, bytes) else v for v in s)))
+        tail = [(e[0].decode(), dict(zip(e[1][::2], e[1][1::2])).get(b"i", b"").decode()) for e in q or []]
+        redis_part = f"session {fields}; queue tail {tail}; attach {a!r}"
+    except (OSError, ValueError, TypeError, IndexError) as e:
+        redis_part = f"redis unreadable: {e}"
+    return f"{redis_part}\n    heard: {list(d.heard)[-8:]}"
+
+
+def service_lines(stack: dict, users: set[str], n: int = 4) -> str:
+    """The last log lines (info and above) of each pimap service that name one of `users`."""
+    out = []
+    names = tuple(f'"user":"{u}"' for u in users)
+    for svc in ("store-watcher", "notifier", "session", "edge"):
+        try:
+            lines = (Path(stack["dir"]) / "logs" / f"{svc}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        picked = [ln[:240] for ln in lines if '"level":"debug"' not in ln and any(u in ln for u in names)][-n:]
+        out.append(f"{svc}: {picked}")
+    return "\n".join(out)
+
+
 # -------------------------------------------------------------------------------------------------------
 # The scenario
 
@@ -465,6 +500,8 @@ def run_faults(stack: dict, kinds: tuple[str, ...], scenario: str) -> None:
         deadline = time.monotonic() + SETTLE
         while (diff := mismatches(devices, store)) and time.monotonic() < deadline:
             time.sleep(1)
+        # Read before the devices LOGOUT (Close deletes their sessions and queues).
+        diagnosed = {name: diagnosis(stack, d) for d in devices if (name := d.login_name) in list(diff)[:4]}
         for d in devices:
             d.stopping.set()
         for d in devices:
@@ -479,11 +516,13 @@ def run_faults(stack: dict, kinds: tuple[str, ...], scenario: str) -> None:
         report = "\n".join(f"{name}: {errs[:5]}\n    log: {next(d.log[-12:] for d in devices if d.login_name == name)}"
                            for name, errs in list(errors.items())[:8])
         assert not errors, f"{len(errors)} devices were told an event twice or out of step; {summary}\n{report}"
-        report = "\n".join(f"{name}: {lines[:4]}\n    log: {next(d.log[-12:] for d in devices if d.login_name == name)}"
-                           for name, lines in list(diff.items())[:8])
+        by_name = {d.login_name: d for d in devices}
+        report = "\n".join(f"{name}: {lines[:4]}\n    log: {by_name[name].log[-12:]}\n    {diagnosed.get(name, 'no diagnosis (differed only after the settle)')}"
+                           for name, lines in list(diff.items())[:4])
         kinds_of_difference = collections.Counter(lines[0] for lines in diff.values())
         assert not diff, (f"{len(diff)} of {len(devices)} devices' views differ from the store "
-                          f"{dict(kinds_of_difference)}; {summary}\n{report}")
+                          f"{dict(kinds_of_difference)} ({sorted({by_name[n].user for n in diff})}); {summary}\n"
+                          f"{report}\n{service_lines(stack, {by_name[n].user for n in list(diff)[:4]})}")
     finally:
         for d in devices:
             d.stopping.set()

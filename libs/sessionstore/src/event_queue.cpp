@@ -225,6 +225,24 @@ Result<std::vector<Result<Pending>>> EventQueue::read_after_batch(std::span<cons
   return out;
 }
 
+Result<std::vector<std::uint64_t>> EventQueue::last_seqs(std::span<const DeviceKey> devices) {
+  std::vector<std::uint64_t> out(devices.size(), 0);
+  redis::Pipeline p;
+  for (const auto& d : devices) {
+    if (auto v = validate(d); !v) return v.error();
+    p.add({"HGET", keys_.session(d), "seq"});
+  }
+  if (p.empty()) return out;
+  auto r = pool_.pipeline(p, redis::Retry::if_stale);
+  if (!r) return from_redis(r.error());
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    const auto& reply = (*r)[i];
+    if (reply.is_error()) return StoreError{StoreErrc::redis, std::string(reply.str()), false};
+    if (!reply.is_nil()) out[i] = detail::to_u64(reply.str());
+  }
+  return out;
+}
+
 Result<std::size_t> EventQueue::depth(const DeviceKey& device) {
   if (auto v = validate(device); !v) return v.error();
   auto r = pool_.command({"XLEN", keys_.queue(device)}, redis::Retry::if_stale);

@@ -193,6 +193,21 @@ TEST_F(EventQueueTest, NoSessionQueuesNothing) {
   EXPECT_EQ(read.error().code, StoreErrc::no_session);
 }
 
+TEST_F(EventQueueTest, LastSeqsTellEachQueuesLastSeqAndZeroWithoutASession) {
+  DeviceKey stranger{"user02@example.test", "Pnone"};
+  DeviceKey tablet{phone.user, "Ptablet"};
+  ASSERT_TRUE(sessions.open(tablet, OpenParams{"edge-a", "tcp"}));
+  ASSERT_EQ(queue.append(phone, event("u1/INBOX/7/1/new"))->seq, 1u);
+  ASSERT_EQ(queue.append(phone, event("u1/INBOX/7/2/new"))->seq, 2u);
+  const std::vector<DeviceKey> devices{phone, stranger, tablet};
+  auto seqs = queue.last_seqs(devices);
+  ASSERT_TRUE(seqs) << seqs.error().message;
+  EXPECT_EQ(*seqs, (std::vector<std::uint64_t>{2, 0, 0}));
+  ASSERT_EQ(queue.append(tablet, event("u1/INBOX/7/2/new"))->seq, 1u);
+  EXPECT_EQ(*queue.last_seqs(devices), (std::vector<std::uint64_t>{2, 0, 1}));
+  EXPECT_TRUE(queue.last_seqs({})->empty());
+}
+
 TEST_F(EventQueueTest, AppendWakesTheInstanceHoldingTheDevice) {
   AttachRegistry registry(pool, keys, 30s);
   std::mutex m;

@@ -129,15 +129,25 @@ void ConsumerLoop::commit(const std::map<std::int32_t, std::int64_t>& next) {
   }
 }
 
+void ConsumerLoop::drop_revoked(std::vector<kafka::Message>& batch) {
+  // The callbacks run inside poll(), before it returns a record: what the batch took earlier from a
+  // partition revoked there belongs to the old assignment (its next owner, or this member again from
+  // the committed offset, gets it), while a record that poll returns is already of the new one. So
+  // this runs after every poll, and a partition revoked and given back within one poll keeps the
+  // records fetched after that.
+  std::lock_guard lock(mu_);
+  if (revoked_.empty()) return;
+  std::erase_if(batch, [&](const kafka::Message& m) {
+    return std::find(revoked_.begin(), revoked_.end(), m.partition) != revoked_.end();
+  });
+  revoked_.clear();
+}
+
 void ConsumerLoop::run(std::stop_token stop) {
   std::vector<kafka::Message> batch;
   int poll_errors = 0;
   while (!stop.stop_requested()) {
     batch.clear();
-    {
-      std::lock_guard lock(mu_);
-      revoked_.clear();
-    }
     auto first = consumer_->poll(200ms);
     refresh_committed_positions();
     if (!first.ok()) {
@@ -147,19 +157,14 @@ void ConsumerLoop::run(std::stop_token stop) {
     }
     poll_errors = 0;
     kafka_ok_ = true;
+    drop_revoked(batch);
     if (!first.value()) continue;
     batch.push_back(std::move(*first.value()));
     while (batch.size() < options_.batch_max) {
       auto more = consumer_->poll(0ms);
+      drop_revoked(batch);
       if (!more.ok() || !more.value()) break;
       batch.push_back(std::move(*more.value()));
-    }
-    {
-      std::lock_guard lock(mu_);
-      if (!revoked_.empty())
-        std::erase_if(batch, [&](const kafka::Message& m) {
-          return std::find(revoked_.begin(), revoked_.end(), m.partition) != revoked_.end();
-        });
     }
     std::map<std::int32_t, std::int64_t> done;  // partition -> next offset
     // The whole batch (every partition in it) in one go: a few pipelined Redis round trips instead
@@ -168,8 +173,9 @@ void ConsumerLoop::run(std::stop_token stop) {
     if (!interrupted) {
       for (const auto& m : batch) done[m.partition] = std::max(done[m.partition], m.offset + 1);
       std::lock_guard lock(mu_);
-      for (const auto& [p, next] : done)
-        if (auto it = positions_.find(p); it != positions_.end()) it->second = next;
+      // Only partitions still ours: a commit for one that moved would overwrite its new owner's.
+      std::erase_if(done, [&](const auto& d) { return !positions_.contains(d.first); });
+      for (const auto& [p, next] : done) positions_[p] = next;
     }
     commit(done);
     if (interrupted) break;

@@ -8,8 +8,11 @@
 // (one partition) stay ordered; the batch's offsets are committed together once all of it is in
 // Redis. All partitions of a batch share its few round trips, which is what processing them
 // concurrently would buy. While Redis fails the loop stops consuming: it retries the same batch
-// with backoff (100 ms doubling to 5 s) and commits nothing of it, so no event is ever skipped. Partitions
-// revoked during a batch are dropped from it: their next owner gets those records.
+// with backoff (100 ms doubling to 5 s) and commits nothing of it, so no event is ever skipped. Records
+// taken before their partition was revoked are dropped from the batch (their next owner gets them);
+// records a poll returns after a revoke-and-assign within it are kept (before, they were dropped too
+// while the fetch position moved past them: skipped for good). Offsets are committed only for
+// partitions still assigned.
 //
 // Runs on one thread (librdkafka's consumer is single-threaded); kafka_ok/redis_ok/positions are
 // read by other threads.
@@ -50,6 +53,8 @@ class ConsumerLoop {
   void on_assigned(const std::vector<kafka::TopicPartition>& parts);
   void on_revoked(const std::vector<kafka::TopicPartition>& parts);
   void refresh_committed_positions();
+  // Removes from `batch` the records of partitions revoked during the last poll.
+  void drop_revoked(std::vector<kafka::Message>& batch);
   bool process_batch(const std::vector<kafka::Message>& batch, std::stop_token& stop);
   void commit(const std::map<std::int32_t, std::int64_t>& next);
 

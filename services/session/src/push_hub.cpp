@@ -349,6 +349,7 @@ void PushHub::refresh_once(bool touch) {
       metrics_.redis_errors.Increment();
       return;  // Redis is down: the next round (or the re-subscribe) tries again
     }
+    push_unwoken(chunk);
   }
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -357,6 +358,32 @@ void PushHub::refresh_once(bool touch) {
     if (auto r = store_.policy.refresh(device.user, device.device_id, now); !r) metrics_.redis_errors.Increment();
     // A connected device is in contact: its session must not expire under it.
     if (touch) static_cast<void>(store_.sessions.touch(device));
+  }
+}
+
+void PushHub::push_unwoken(const std::vector<std::pair<DeviceKey, sessionstore::Holder>>& held) {
+  // Wake-ups are pub/sub hints: one published while our subscription was down, or while the device's
+  // registration had lapsed (a Redis restart, a detach racing a re-attach), is gone, and nothing else
+  // would push the events it announced until the device's next event. Compare instead.
+  std::vector<DeviceKey> devices;
+  devices.reserve(held.size());
+  for (const auto& [device, holder] : held) devices.push_back(device);
+  auto seqs = store_.queue.last_seqs(devices);
+  if (!seqs) {
+    metrics_.redis_errors.Increment();
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < devices.size(); ++i) {
+    auto it = attached_.find(devices[i]);
+    if (it == attached_.end()) continue;
+    auto& a = it->second;
+    if ((*seqs)[i] <= a.pushed_seq || a.scheduled) continue;
+    metrics_.missed_wakeups.Increment();
+    log_.info("events queued past the last push without a wake-up; pushing them",
+              {{"user", devices[i].user}, {"device", devices[i].device_id}, {"seq", (*seqs)[i]},
+               {"pushed", a.pushed_seq}});
+    schedule_locked(devices[i], a);
   }
 }
 

@@ -5,8 +5,10 @@
 // the device in Redis as held by this instance and pushes whatever is queued after that seq. From
 // then on, the notifier's append publishes a wake-up on this instance's channel and the hub pushes
 // the new events. Wake-ups are only hints: pumping a device reads its queue from the last seq pushed,
-// so a lost or duplicated wake-up costs nothing, and after a pub/sub reconnect every attached
-// device is pumped once. At most one pump per device runs at a time, which keeps pushes in order and
+// so a duplicated wake-up costs nothing, after a pub/sub reconnect every attached device is pumped
+// once, and the registration refresh (every attach_ttl / 3) also compares each device's last queued
+// seq with the last one pushed and pumps the ones a lost wake-up left behind: a lost wake-up costs
+// at most that long, never a stall until the device's next event. At most one pump per device runs at a time, which keeps pushes in order and
 // collapses a burst of wake-ups into one read. Devices due for a pump wait in one ready list that a
 // drain task empties, reading up to kDrainMax devices' queues in one pipelined Redis round trip:
 // one event fanned out to a user's many devices costs one read, not one per device. A drain takes
@@ -91,6 +93,9 @@ class PushHub {
   void evict_local(const sessionstore::EvictNotice& notice);
   void refresh_loop();
   void refresh_once(bool touch);
+  // Pushes to every device of `held` whose queue has events past what was pushed with no push under
+  // way: the wake-up for them was lost.
+  void push_unwoken(const std::vector<std::pair<sessionstore::DeviceKey, sessionstore::Holder>>& held);
 
   redis::Options redis_;
   Store& store_;

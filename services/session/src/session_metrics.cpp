@@ -15,6 +15,10 @@ SessionMetrics::SessionMetrics(kit::Metrics& m)
       pushes(m.counter("pushes_total", "SessionPush batches sent to edges")),
       pushed_events(m.counter("pushed_events_total", "Events sent to edges in SessionPush batches")),
       wakeups(m.counter("wakeups_total", "Wake-up messages received on this instance's channel")),
+      missed_wakeups(m.counter("missed_wakeups_total",
+                               "Attached devices the periodic check found with events queued past what was "
+                               "pushed and no push under way (a lost wake-up, rarely one still in flight); "
+                               "each was pushed then")),
       evictions_limit(m.counter("evictions_total", "Connections evicted by the per-user connection policy",
                                 {{"reason", "limit"}})),
       evictions_superseded(m.counter("evictions_total",

@@ -19,6 +19,7 @@ struct SessionMetrics {
   prometheus::Counter& pushes;           // SessionPush batches sent
   prometheus::Counter& pushed_events;
   prometheus::Counter& wakeups;          // wake-up messages received
+  prometheus::Counter& missed_wakeups;   // devices the periodic check found with events nobody pushed
   prometheus::Counter& evictions_limit;
   prometheus::Counter& evictions_superseded;
   prometheus::Counter& redis_errors;

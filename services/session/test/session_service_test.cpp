@@ -346,6 +346,47 @@ TEST_F(SessionServiceTest, EdgeStreamPushesPendingOnAttachAndLiveEventsOnWakeUp)
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+// A wake-up that never came (the registration had lapsed: a Redis restart, a detach racing a
+// re-attach) delays the event until the next registration refresh, never until the device's next
+// event: the refresh compares the queue's last seq with the last one pushed.
+TEST_F(SessionServiceTest, AnEventWhoseWakeUpWasLostIsPushedByTheRefresh) {
+  const auto phone = device("Plost");
+  const sessionstore::DeviceKey key{phone.user(), phone.device_id()};
+  v1::OpenResponse opened;
+  ASSERT_TRUE(open(phone, "edge-a", &opened).ok());
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = stub->EdgeStream(&ctx);
+  v1::EdgeMessage hello;
+  hello.mutable_hello()->set_edge_id("edge-a");
+  ASSERT_TRUE(stream->Write(hello));
+  v1::EdgeMessage attach;
+  *attach.mutable_attach()->mutable_device() = phone;
+  attach.mutable_attach()->set_session_id(opened.session_id());
+  attach.mutable_attach()->set_epoch(opened.epoch());
+  ASSERT_TRUE(stream->Write(attach));
+  for (int i = 0; i < 100 && !store.registry.holder(key)->has_value(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(store.registry.holder(key)->has_value());
+
+  ASSERT_TRUE(pool.command({"DEL", store.keys.attach(key)}));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto appended = append(phone, new_message(phone.user(), "INBOX", 1));
+  ASSERT_FALSE(appended.instance.has_value());  // nobody was woken
+  v1::SessionPush push;
+  ASSERT_TRUE(stream->Read(&push));
+  ASSERT_EQ(push.events_size(), 1);
+  EXPECT_EQ(push.events(0).seq(), 1u);
+  EXPECT_EQ(push.events(0).event().uids(0), 1u);
+  EXPECT_LE(std::chrono::steady_clock::now() - t0, options.attach_ttl);  // refreshed every attach_ttl / 3
+  EXPECT_EQ(metrics.missed_wakeups.Value(), 1.0);
+  EXPECT_TRUE(store.registry.holder(key)->has_value());  // and registered again
+
+  stream->WritesDone();
+  hub.close_streams("test over");
+  static_cast<void>(stream->Finish());
+}
+
 // Many devices on one edge stream woken together (the pumps are drained in batches, one Redis read
 // for many devices): every device gets every event exactly once, in order. One user per device:
 // this fixture's connection limit is 2 per user.

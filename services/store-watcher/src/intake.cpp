@@ -55,7 +55,21 @@ void Intake::handle(std::string_view method, std::string_view target, std::strin
       (*shared_respond)(503, "not published: " + e.message + "\n");
   };
   publisher_.publish(std::move(parsed.batch.events),
-                     [this, finish, user = std::move(user), mailboxes = std::move(mailboxes)](const kafka::Error& e) {
+                     [this, finish, shared_respond, kind, user = std::move(user),
+                      mailboxes = std::move(mailboxes)](const kafka::Error& e) {
+                       if (!e.ok() && reconcile_ && !user.empty()) {
+                         // The change is in the store but its events are not in Kafka: Dovecot does not
+                         // resend, so have the user's whole store compared (a rename or delete may be
+                         // among them) once Kafka takes the request. If it takes nothing, the shard
+                         // catch-up after the outage or the periodic reconcile finds it.
+                         if (metrics_ != nullptr) metrics_->hook(kind, "publish_failed");
+                         reconcile_(user, {}, [shared_respond, e](const kafka::Error& r) {
+                           (*shared_respond)(503, "not published: " + e.message +
+                                                      (r.ok() ? "; reconcile requested\n"
+                                                              : "; reconcile request failed: " + r.message + "\n"));
+                         });
+                         return;
+                       }
                        if (!e.ok() || mailboxes.empty() || !reconcile_) {
                          finish(e);
                          return;

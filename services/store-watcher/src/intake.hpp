@@ -3,7 +3,8 @@
 //   PUT|POST /dovecot/push   OX driver JSON        (what scripts/stack configures today)
 //   POST     /dovecot/lua    dovecot/pimap-push.lua JSON (every kind of change)
 // The answer is given only once every event is durably in Kafka: 200 then, 503 when Kafka did not take
-// them (Dovecot logs the failed hook; the reconciler catches up from the store), 400 for a payload
+// them (Dovecot logs the failed hook and does not resend; a reconcile of the user is requested before
+// the 503, so the store comparison publishes the change once Kafka is back), 400 for a payload
 // that will never parse (retrying it cannot help). A rejected payload is reported to on_rejected(), and
 // if its user and mailboxes can be read a reconcile of them is requested before the 400, so even a
 // malformed hook loses nothing.

@@ -98,13 +98,30 @@ TEST(Intake, BadPayloadIs400AndPublishesNothing) {
   EXPECT_EQ(call(intake, "PUT", "/elsewhere", kOx).get().status, 404);
 }
 
-TEST(Intake, KafkaDownIs503AfterTheDeliveryTimeout) {
+TEST(Intake, KafkaDownIs503AfterTheDeliveryTimeoutAndAsksForAReconcileOfTheUser) {
   auto p = producer("127.0.0.1:1", 1000ms);
   Publisher publisher(*p, "pimap.events", nullptr);
-  Intake intake(publisher, nullptr, nullptr, [] { return std::int64_t{0}; });
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::vector<std::string>>> asked;
+  Intake intake(
+      publisher,
+      [&](const std::string& u, const std::vector<std::string>& m, std::function<void(const kafka::Error&)> done) {
+        {
+          std::lock_guard lock(mu);
+          asked.emplace_back(u, m);
+        }
+        done(kafka::Error::make(kafka::ErrorKind::unavailable, "still down"));
+      },
+      nullptr, [] { return std::int64_t{0}; });
   auto f = call(intake, "PUT", "/dovecot/push", kOx);
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(f.get().status, 503);
+  auto a = f.get();
+  EXPECT_EQ(a.status, 503);
+  EXPECT_NE(a.body.find("reconcile request failed: still down"), std::string::npos) << a.body;
+  std::lock_guard lock(mu);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].first, "alice");
+  EXPECT_TRUE(asked[0].second.empty());  // the whole store: the lost events may name any mailbox
 }
 
 TEST(Intake, LuaFlagChangeWithoutFullSetRequestsAReconcile) {

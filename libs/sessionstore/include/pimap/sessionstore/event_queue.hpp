@@ -113,6 +113,10 @@ class EventQueue {
   // (its `ps`, in the same round trip) so that a resume after that edge's loss cannot replay them.
   Result<std::vector<Result<Pending>>> read_after_batch(std::span<const ReadItem> items, std::size_t limit,
                                                        bool for_push = false);
+  // The last seq given out in each device's queue (0: no session, or nothing appended yet), in one
+  // pipelined round trip. The session service compares it with what it pushed to the edges, so that
+  // an event whose wake-up was lost (wake-ups are pub/sub hints) waits for that check, not forever.
+  Result<std::vector<std::uint64_t>> last_seqs(std::span<const DeviceKey> devices);
   // Number of events waiting (for the queue depth metric).
   Result<std::size_t> depth(const DeviceKey& device);
 
