@@ -19,37 +19,46 @@ std::optional<T> positive(std::string_view s) {
 
 std::optional<std::uint32_t> number(std::string_view s) { return positive<std::uint32_t>(s); }
 
-// "1:3,7" as MailboxView::to_string writes it.
-std::optional<MailboxView> uid_set(std::string_view s) {
-  MailboxView v;
+// Calls item(left, right) for every "left[:right]" of a comma-separated list (right: nullopt without
+// a colon); false as soon as `item` refuses one.
+template <class Item>
+bool each_item(std::string_view s, Item item) {
   while (!s.empty()) {
     const auto comma = s.find(',');
-    const std::string_view item = s.substr(0, comma);
+    const std::string_view one = s.substr(0, comma);
     s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-    const auto colon = item.find(':');
-    const auto first = number(item.substr(0, colon));
-    const auto last = colon == std::string_view::npos ? first : number(item.substr(colon + 1));
-    if (!first || !last) return std::nullopt;
-    v.add_range(*first, *last);
+    const auto colon = one.find(':');
+    const auto right = colon == std::string_view::npos ? std::nullopt : std::optional(one.substr(colon + 1));
+    if (!item(one.substr(0, colon), right)) return false;
   }
+  return true;
+}
+
+// "1:5,9" as MailboxView::to_string writes it.
+std::optional<MailboxView> uid_set(std::string_view s) {
+  MailboxView v;
+  const bool ok = each_item(s, [&](std::string_view left, std::optional<std::string_view> right) {
+    const auto first = number(left);
+    const auto last = right ? number(*right) : first;
+    if (!first || !last) return false;
+    v.add_range(*first, *last);
+    return true;
+  });
+  if (!ok) return std::nullopt;
   return v;
 }
 
 // "7:250,9:251" as encode_view writes it.
 std::optional<ShownModseqs> shown_list(std::string_view s) {
   ShownModseqs out;
-  while (!s.empty()) {
-    const auto comma = s.find(',');
-    const std::string_view item = s.substr(0, comma);
-    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-    const auto colon = item.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    const auto uid = number(item.substr(0, colon));
-    const auto modseq = positive<std::uint64_t>(item.substr(colon + 1));
-    if (!uid || !modseq) return std::nullopt;
+  const bool ok = each_item(s, [&](std::string_view left, std::optional<std::string_view> right) {
+    const auto uid = number(left);
+    const auto modseq = right ? positive<std::uint64_t>(*right) : std::nullopt;
+    if (!uid || !modseq) return false;
     out[*uid] = *modseq;
-  }
-  if (out.size() > kMaxShownModseqs) return std::nullopt;
+    return true;
+  });
+  if (!ok || out.size() > kMaxShownModseqs) return std::nullopt;
   return out;
 }
 

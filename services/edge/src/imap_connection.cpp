@@ -24,6 +24,15 @@ using Clock = std::chrono::steady_clock;
 // * RESYNC instead (it would have to read them all anyway, and a state comparison is cheaper).
 constexpr std::size_t kMaxQueuedPushes = 256;
 
+// Retries of a session-service write (checkpoint, forget): 200 ms doubling to 1 s. Short, because a
+// call made while the service is down already waits for it (wait-for-ready, up to the call deadline),
+// and until a write lands the device has no saved view to resume from (docs/protocol.md "Acks and
+// checkpoints", window left).
+std::chrono::milliseconds next_retry(std::chrono::milliseconds last) {
+  using std::chrono::milliseconds;
+  return std::min(milliseconds{1000}, std::max(milliseconds{200}, last * 2));
+}
+
 std::string_view state_name(bool idle, int state) {
   if (idle) return "idle";
   switch (state) {
@@ -768,8 +777,7 @@ void ImapConnection::forget_then(std::function<void()> next, std::chrono::steady
         self->forget_backoff_ = std::chrono::milliseconds{0};
         return next();
       }
-      using std::chrono::milliseconds;
-      self->forget_backoff_ = std::min(milliseconds{1000}, std::max(milliseconds{200}, self->forget_backoff_ * 2));
+      self->forget_backoff_ = next_retry(self->forget_backoff_);
       self->forget_timer_.expires_after(self->forget_backoff_);
       self->forget_timer_.async_wait([self, next = std::move(next), give_up](boost::system::error_code ec) mutable {
         if (ec || self->closing_) return;
@@ -1079,11 +1087,7 @@ void ImapConnection::send_checkpoint(SessionCheckpoint cp, std::function<void(bo
 }
 
 void ImapConnection::retry_checkpoint() {
-  using std::chrono::milliseconds;
-  // At most 1 s: a call made while the session service is down already waits for it (wait-for-ready,
-  // up to the call deadline), and a device that ran commands meanwhile has no saved view to resume
-  // from until one lands (docs/protocol.md "Acks and checkpoints", window left).
-  checkpoint_backoff_ = std::min(milliseconds{1000}, std::max(milliseconds{200}, checkpoint_backoff_ * 2));
+  checkpoint_backoff_ = next_retry(checkpoint_backoff_);
   checkpoint_timer_.expires_after(checkpoint_backoff_);
   checkpoint_timer_.async_wait([weak = weak_from_this(), sent = checkpoints_sent_](boost::system::error_code ec) {
     auto self = weak.lock();
