@@ -121,6 +121,25 @@ class SessionServiceTest : public ::testing::Test {
     return (stub.get()->*method)(&ctx, req, &empty);
   }
 
+  using Stream = grpc::ClientReaderWriter<v1::EdgeMessage, v1::SessionPush>;
+  // An edge's stream, its Hello sent.
+  std::unique_ptr<Stream> edge_stream(grpc::ClientContext& ctx, const std::string& edge) {
+    auto stream = stub->EdgeStream(&ctx);
+    v1::EdgeMessage hello;
+    hello.mutable_hello()->set_edge_id(edge);
+    EXPECT_TRUE(stream->Write(hello));
+    return stream;
+  }
+  // Attaches `d`, opened as `opened`, on `stream`.
+  static bool attach_on(Stream& stream, const v1::DeviceKey& d, const v1::OpenResponse& opened) {
+    v1::EdgeMessage attach;
+    *attach.mutable_attach()->mutable_device() = d;
+    attach.mutable_attach()->set_session_id(opened.session_id());
+    attach.mutable_attach()->set_after_seq(0);
+    attach.mutable_attach()->set_epoch(opened.epoch());
+    return stream.Write(attach);
+  }
+
   sessionstore::AppendResult append(const v1::DeviceKey& d, const v1::StoreEvent& e) {
     auto r = store.queue.append({d.user(), d.device_id()}, session::to_record(e));
     EXPECT_TRUE(r) << r.error().message;
@@ -303,16 +322,8 @@ TEST_F(SessionServiceTest, EdgeStreamPushesPendingOnAttachAndLiveEventsOnWakeUp)
 
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-  auto stream = stub->EdgeStream(&ctx);
-  v1::EdgeMessage hello;
-  hello.mutable_hello()->set_edge_id("edge-a");
-  ASSERT_TRUE(stream->Write(hello));
-  v1::EdgeMessage attach;
-  *attach.mutable_attach()->mutable_device() = phone;
-  attach.mutable_attach()->set_session_id(opened.session_id());
-  attach.mutable_attach()->set_after_seq(0);
-  attach.mutable_attach()->set_epoch(opened.epoch());
-  ASSERT_TRUE(stream->Write(attach));
+  auto stream = edge_stream(ctx, "edge-a");
+  ASSERT_TRUE(attach_on(*stream, phone, opened));
 
   v1::SessionPush push;
   ASSERT_TRUE(stream->Read(&push));
@@ -357,15 +368,8 @@ TEST_F(SessionServiceTest, AnEventWhoseWakeUpWasLostIsPushedByTheRefresh) {
 
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-  auto stream = stub->EdgeStream(&ctx);
-  v1::EdgeMessage hello;
-  hello.mutable_hello()->set_edge_id("edge-a");
-  ASSERT_TRUE(stream->Write(hello));
-  v1::EdgeMessage attach;
-  *attach.mutable_attach()->mutable_device() = phone;
-  attach.mutable_attach()->set_session_id(opened.session_id());
-  attach.mutable_attach()->set_epoch(opened.epoch());
-  ASSERT_TRUE(stream->Write(attach));
+  auto stream = edge_stream(ctx, "edge-a");
+  ASSERT_TRUE(attach_on(*stream, phone, opened));
   for (int i = 0; i < 100 && !store.registry.holder(key)->has_value(); ++i) std::this_thread::sleep_for(10ms);
   ASSERT_TRUE(store.registry.holder(key)->has_value());
 
@@ -400,17 +404,8 @@ TEST_F(SessionServiceTest, ManyDevicesWokenTogetherGetEachEventOnceInOrder) {
   }
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-  auto stream = stub->EdgeStream(&ctx);
-  v1::EdgeMessage hello;
-  hello.mutable_hello()->set_edge_id("edge-a");
-  ASSERT_TRUE(stream->Write(hello));
-  for (int i = 0; i < kDevices; ++i) {
-    v1::EdgeMessage attach;
-    *attach.mutable_attach()->mutable_device() = devices[i];
-    attach.mutable_attach()->set_session_id(opened[i].session_id());
-    attach.mutable_attach()->set_epoch(opened[i].epoch());
-    ASSERT_TRUE(stream->Write(attach));
-  }
+  auto stream = edge_stream(ctx, "edge-a");
+  for (int i = 0; i < kDevices; ++i) ASSERT_TRUE(attach_on(*stream, devices[i], opened[i]));
   for (const auto& d : devices)
     for (int i = 0; i < 200 && !store.registry.holder({d.user(), d.device_id()})->has_value(); ++i)
       std::this_thread::sleep_for(10ms);
@@ -450,15 +445,8 @@ TEST_F(SessionServiceTest, PushLatencyCountsEventsThatHappenedWhileAttached) {
 
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-  auto stream = stub->EdgeStream(&ctx);
-  v1::EdgeMessage hello;
-  hello.mutable_hello()->set_edge_id("edge-l");
-  ASSERT_TRUE(stream->Write(hello));
-  v1::EdgeMessage attach;
-  *attach.mutable_attach()->mutable_device() = phone;
-  attach.mutable_attach()->set_session_id(opened.session_id());
-  attach.mutable_attach()->set_epoch(opened.epoch());
-  ASSERT_TRUE(stream->Write(attach));
+  auto stream = edge_stream(ctx, "edge-l");
+  ASSERT_TRUE(attach_on(*stream, phone, opened));
   v1::SessionPush push;
   ASSERT_TRUE(stream->Read(&push));
   ASSERT_EQ(push.events_size(), 1);
@@ -514,15 +502,8 @@ TEST_F(SessionServiceTest, ConnectionLimitEvictsTheLongestIdleDeviceOverItsEdgeS
 
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-  auto stream = stub->EdgeStream(&ctx);
-  v1::EdgeMessage hello;
-  hello.mutable_hello()->set_edge_id("edge-a");
-  ASSERT_TRUE(stream->Write(hello));
-  v1::EdgeMessage attach;
-  *attach.mutable_attach()->mutable_device() = a;
-  attach.mutable_attach()->set_session_id(oa.session_id());
-  attach.mutable_attach()->set_epoch(oa.epoch());
-  ASSERT_TRUE(stream->Write(attach));
+  auto stream = edge_stream(ctx, "edge-a");
+  ASSERT_TRUE(attach_on(*stream, a, oa));
   for (int i = 0; i < 100 && !store.registry.holder({a.user(), a.device_id()})->has_value(); ++i)
     std::this_thread::sleep_for(10ms);
 
