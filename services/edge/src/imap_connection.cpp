@@ -980,14 +980,12 @@ void ImapConnection::flush_pushes() {
   options.qresync = store_ && store_->enabled("QRESYNC");
   options.condstore = store_ && store_->enabled("CONDSTORE");
   std::optional<MailboxView> view;
-  ShownModseqs shown;
   if (store_ && state_ == State::selected) {
     if (const MailboxView* v = store_->parked_view()) view = *v;
-    if (auto dv = store_->device_view(); dv && dv->mailbox) {
-      options.uidvalidity = dv->mailbox->uidvalidity;
-      options.modseq_floor = dv->mailbox->modseq_floor;
-      shown = std::move(dv->mailbox->shown_modseqs);
-      options.shown_modseqs = &shown;
+    if (auto facts = store_->render_facts()) {  // used only while rendering, below
+      options.uidvalidity = facts->uidvalidity;
+      options.modseq_floor = facts->modseq_floor;
+      options.shown_modseqs = facts->shown;
     }
   }
   Rendered all;
@@ -1014,7 +1012,7 @@ void ImapConnection::flush_pushes() {
   // No call on this path: the session service marked these events pushed before sending them
   // (sessionstore scripts::mark_pushed), so if this edge dies after writing them and before the
   // checkpoint below, the resume is a scoped RESYNC, not a replay of them.
-  auto changes = all.changes;
+  auto changes = std::move(all.changes);  // write_with_new_format does not read them
   write_with_new_format(store_, new_format_, std::move(all),
                         [weak = weak_from_this(), seq, changes = std::move(changes)](std::string lines) {
     auto self = weak.lock();

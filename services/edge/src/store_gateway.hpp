@@ -84,6 +84,15 @@ class StoreSession {
   // currently numbers the messages for the device), or when the session is closed. `name` of the
   // mailbox is left empty: the connection knows what the device called it.
   virtual std::optional<DeviceView> device_view() const { return std::nullopt; }
+  // What rendering events needs of device_view()'s mailbox (on every push), without copying its UIDs:
+  // nullopt exactly when device_view() has no mailbox. `shown` points into the session: read it
+  // before the session runs anything else.
+  struct RenderFacts {
+    std::uint32_t uidvalidity = 0;
+    std::uint64_t modseq_floor = 0;
+    const ShownModseqs* shown = nullptr;
+  };
+  virtual std::optional<RenderFacts> render_facts() const { return std::nullopt; }
   // The device resumes holding `view` (read back from the session service): the session restores
   // the ENABLEd extensions and the selected mailbox with the next command, reconciling the device
   // from this view to the store's, and parked_view() starts from it.

@@ -302,6 +302,11 @@ std::optional<DeviceView> PooledStoreSession::device_view() const {
   return out;
 }
 
+std::optional<StoreSession::RenderFacts> PooledStoreSession::render_facts() const {
+  if (closed_ || !selected_ || !view_) return std::nullopt;  // as device_view()
+  return RenderFacts{selected_->uidvalidity.value_or(0), selected_->modseq_floor, &selected_->shown_modseqs};
+}
+
 void PooledStoreSession::restore_device_view(const DeviceView& view) {
   if (closed_) return;
   for (const auto& e : view.enabled) enable(e);

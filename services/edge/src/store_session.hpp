@@ -92,6 +92,7 @@ class PooledStoreSession final : public StoreSession, public std::enable_shared_
   const MailboxView* parked_view() const override;
   bool enabled(std::string_view atom) const override;
   std::optional<DeviceView> device_view() const override;
+  std::optional<RenderFacts> render_facts() const override;
   void restore_device_view(const DeviceView& view) override;
   void close_with_view(std::function<void(std::optional<DeviceView>)> done) override;
   void fetch_aside(std::string uid_set, std::string attributes, OnFetch on_fetch,
