@@ -123,6 +123,27 @@ void ResponseReader::start_discard(ResponseErrc why, std::size_t offset) noexcep
   tail_len_ = 0;
 }
 
+bool ResponseReader::discard_if_over(std::size_t line_end, std::size_t data_end) noexcept {
+  // Byte line_start_ + max_line_bytes is the first the line may not have, byte begin_ +
+  // max_response_bytes the first the response may not have. One long line can cross both; the one
+  // crossed first names the error, and a response limit crossed before a line's end wins over what
+  // the line's end says (a literal header), so the verdict does not depend on how the stream was
+  // split into reads (a read ending in between would otherwise decide).
+  const std::size_t line_limit = line_start_ + limits_.max_line_bytes;
+  const std::size_t response_limit = begin_ + limits_.max_response_bytes;
+  const bool line_over = line_end > line_limit;
+  const bool response_over = data_end > response_limit;
+  if (!line_over && !response_over) return false;
+  if (response_over && (!line_over || response_limit < line_limit))
+    start_discard(ResponseErrc::response_too_large, limits_.max_response_bytes);
+  else
+    start_discard(ResponseErrc::line_too_long, line_start_ - begin_ + limits_.max_line_bytes);
+  scan_ = line_start_;
+  drop_to(scan_);
+  mode_ = Mode::discard_text;
+  return true;
+}
+
 bool ResponseReader::frame() noexcept {
   char* const b = buf_.get();
   for (;;) {
@@ -140,31 +161,12 @@ bool ResponseReader::frame() noexcept {
       case Mode::text: {
         const void* nl = scan_ < end_ ? std::memchr(b + scan_, '\n', end_ - scan_) : nullptr;
         if (!nl) {
-          if (end_ - line_start_ > limits_.max_line_bytes) {
-            start_discard(ResponseErrc::line_too_long, line_start_ - begin_ + limits_.max_line_bytes);
-            scan_ = line_start_;
-            drop_to(scan_);
-            mode_ = Mode::discard_text;
-            break;
-          }
-          if (end_ - begin_ > limits_.max_response_bytes) {
-            start_discard(ResponseErrc::response_too_large, limits_.max_response_bytes);
-            scan_ = line_start_;
-            drop_to(scan_);
-            mode_ = Mode::discard_text;
-            break;
-          }
+          if (discard_if_over(end_, end_)) break;
           scan_ = end_;
           return false;
         }
         const auto lf = static_cast<std::size_t>(static_cast<const char*>(nl) - b);
-        if (lf - line_start_ > limits_.max_line_bytes) {
-          start_discard(ResponseErrc::line_too_long, line_start_ - begin_ + limits_.max_line_bytes);
-          scan_ = line_start_;
-          drop_to(scan_);
-          mode_ = Mode::discard_text;
-          break;
-        }
+        if (discard_if_over(lf, lf + 1)) break;
         const LiteralMark lit = literal_before(b + line_start_, b + lf);
         scan_ = lf + 1;
         if (lit.found && lit.bad) {
@@ -193,11 +195,6 @@ bool ResponseReader::frame() noexcept {
           literal_left_ = lit.n;
           mode_ = Mode::literal;
           break;
-        }
-        if (scan_ - begin_ > limits_.max_response_bytes) {
-          start_discard(ResponseErrc::response_too_large, limits_.max_response_bytes);
-          response_ready_ = true;
-          return true;
         }
         response_ready_ = true;
         return true;

@@ -177,6 +177,48 @@ TEST(ResponseReader, ResponseTooLargeAcrossLiterals) {
   EXPECT_EQ(ev[1].kind, UntaggedKind::exists);
 }
 
+TEST(ResponseReader, ALongLineCrossingBothLimitsGetsTheSameVerdictHoweverItIsSplit) {
+  // The response limit (byte 60) falls inside the line after the literal before its line limit (byte 25 + 50):
+  // found by response_fuzz, where a read ending between the two used to decide the error.
+  ResponseLimits l;
+  l.max_line_bytes = 50;
+  l.max_response_bytes = 60;
+  const std::string data = "* 1 FETCH (BODY[] {2}\r\nab " + std::string(80, 'x') + ")\r\n* 2 EXISTS\r\n";
+  for (std::size_t chunk = 1; chunk <= data.size(); ++chunk) {
+    auto ev = run(data, {chunk}, l);
+    ASSERT_EQ(ev.size(), 2u) << chunk;
+    EXPECT_EQ(ev[0].err, ResponseErrc::response_too_large) << chunk;
+    EXPECT_EQ(ev[1].kind, UntaggedKind::exists) << chunk;
+  }
+  // Line limit first (byte 25 + 30): a line error whatever the split.
+  l.max_line_bytes = 30;
+  for (std::size_t chunk = 1; chunk <= data.size(); ++chunk) {
+    auto ev = run(data, {chunk}, l);
+    ASSERT_EQ(ev.size(), 2u) << chunk;
+    EXPECT_EQ(ev[0].err, ResponseErrc::line_too_long) << chunk;
+  }
+}
+
+TEST(ResponseReader, AResponseLimitCrossedBeforeALiteralHeaderIsTheVerdictHoweverItIsSplit) {
+  // The literal is over its own limit too, but that is only known at the line's end, after the
+  // response limit was crossed (response_fuzz).
+  ResponseLimits l;
+  l.max_literal_bytes = 100;
+  l.max_response_bytes = 60;
+  const std::string data =
+      "* 1 FETCH (BODY[1] {2}\r\nab BODY[2] " + std::string(40, 'x') + " {999}\r\n" + std::string(999, 'y') +
+      ")\r\n* 2 EXISTS\r\n";
+  for (std::size_t chunk = 1; chunk <= data.size(); chunk += chunk < 80 ? 1 : 97) {
+    auto ev = run(data, {chunk}, l);
+    ASSERT_EQ(ev.size(), 2u) << chunk;
+    EXPECT_EQ(ev[0].err, ResponseErrc::response_too_large) << chunk;
+    EXPECT_EQ(ev[1].kind, UntaggedKind::exists) << chunk;
+  }
+  auto ev = run(data, {data.size()}, l);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].err, ResponseErrc::response_too_large);
+}
+
 TEST(ResponseReader, AbsurdLiteralLengthEndsTheResponse) {
   const std::string data = "* 1 FETCH (BODY[] {999999999999999999999999}\r\n* 2 EXISTS\r\n";
   auto ev = run(data, {data.size()});

@@ -78,6 +78,10 @@ class ResponseReader {
   // Advances the framer over buffered bytes; true when a whole response (or a discarded one) ends.
   bool frame() noexcept;
   void start_discard(ResponseErrc why, std::size_t offset) noexcept;
+  // In text mode, with the current line holding bytes up to `line_end` (its LF excluded) and the
+  // buffer up to `data_end`: when a line or response limit is crossed, starts discarding the
+  // response under the limit crossed first and returns true.
+  bool discard_if_over(std::size_t line_end, std::size_t data_end) noexcept;
   void drop_to(std::size_t pos) noexcept;
 
   ResponseLimits limits_;
