@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "device_view.hpp"
+#include <pimap/deviceview/device_view.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -41,6 +41,7 @@ from edge_wire import EdgeProcess, Wire, free_ports
 from https_wire import HttpsClient, Response
 from pimap_stack import host_port
 from test_edge_resume import Service, log_dir
+from test_store_watcher_events import request_full_reconcile
 
 RUN = secrets.token_hex(3)
 NEW_FORMAT = "(UID FLAGS)"
@@ -478,6 +479,44 @@ def test_flow3_out_of_band_wakeup_then_in_band_events(stack, short_lived_https, 
 
     told = come_back(stack, c, user, dev, model)
     assert [ln for ln in told if EXISTS.match(ln)], told
+    assert model.state() == the_store(stack, user)
+    forget(stack, c)
+
+
+def test_flow3_no_wakeup_for_a_mail_the_device_already_holds(stack, short_lived_https):
+    """A reconcile republishes a mail committed just before the device registered (its hook reached the
+    notifier before the device existed, so the device's queue never took that event): the device's
+    SELECT showed it, so it is queued (the edge renders nothing for it) but wakes nobody. The next
+    real mail still does. (Seen in CI: the reconcile that a new registration asks for did this.)"""
+    user, dev, number = "user03", f"Pflow3known-{RUN}", msisdn()
+    h.reset_mailbox(stack, user)
+    # The store-watcher's last reconciled state of INBOX, taken before the mail.
+    state_key = f"pimap:sw:mbox:{{{user}}}"
+    redis(stack, "DEL", state_key)
+    request_full_reconcile(stack, user)
+    deadline = time.monotonic() + 30
+    while not redis(stack, "HGET", state_key, "INBOX"):
+        assert time.monotonic() < deadline, f"no reconcile state {state_key}"
+        time.sleep(0.2)
+    h.deliver(stack, user, [h.message(f"f3-{RUN}-known")])
+    c = HttpsClient(stack, ("127.0.0.1", short_lived_https.https_port))
+    model = register_out_of_band(stack, c, user, dev, "WAP_PUSH", number)
+    assert len(model.state()) == 1, model.state()
+    wait_detached(stack, user, dev)
+
+    known_before = metric(notifier_admin(stack), 'pimap_notifier_filtered_total{reason="known"}')
+    seq_before = queued_seq(stack, user, dev)
+    request_full_reconcile(stack, user)
+    wait_queued(stack, user, dev, seq_before, 1)  # the republished arrival
+    assert oob.messages_to(stack, number) == []
+    assert metric(notifier_admin(stack), 'pimap_notifier_filtered_total{reason="known"}') > known_before
+
+    sent_before = wakeups(stack, "wap_push", "sent")
+    send_mail(stack, user, f"f3-{RUN}-known-next")
+    assert wait_sms(stack, number, 30), f"no wake-up for {number} for a new mail"
+    assert wakeups(stack, "wap_push", "sent") == sent_before + 1
+    told = come_back(stack, c, user, dev, model)
+    assert len([ln for ln in told if EXISTS.match(ln)]) == 1, told
     assert model.state() == the_store(stack, user)
     forget(stack, c)
 

@@ -17,7 +17,7 @@
 // whether it still exists (inband_delivery.hpp): only a real gap (two deliveries committed at once by
 // two store processes whose hooks crossed) costs the device a RESYNC, not every EXPUNGE of its own.
 
-#include "mailbox_view.hpp"
+#include <pimap/deviceview/mailbox_view.hpp>
 
 #include <pimap/session.pb.h>
 
@@ -29,6 +29,8 @@
 #include <vector>
 
 namespace pimap::edge {
+
+using deviceview::MailboxView;
 
 struct RenderOptions {
   std::string selected;    // the device's selected mailbox; empty when none

@@ -7,8 +7,8 @@
 // Every callback runs on the executor given when the session was created (the device connection's
 // io_context), never inside the call that registered it.
 
-#include "device_view.hpp"
-#include "mailbox_view.hpp"
+#include <pimap/deviceview/device_view.hpp>
+#include <pimap/deviceview/mailbox_view.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -23,6 +23,18 @@
 #include <vector>
 
 namespace pimap::edge {
+
+// The device's view lives in libs/deviceview, since the notifier reads it too; the edge, its writer,
+// names its parts as its own.
+using deviceview::decode_view;
+using deviceview::DeviceView;
+using deviceview::encode_view;
+using deviceview::kMaxShownModseqs;
+using deviceview::MailboxView;
+using deviceview::reconcile;
+using deviceview::Reconciliation;
+using deviceview::record_shown_modseq;
+using deviceview::ShownModseqs;
 
 enum class StoreStatus { ok, no, bad, unavailable };
 

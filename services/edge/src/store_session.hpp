@@ -25,8 +25,8 @@
 // Threading: everything runs on the executor given at construction, the device connection's; no
 // locks.
 
-#include "device_view.hpp"
-#include "mailbox_view.hpp"
+#include <pimap/deviceview/device_view.hpp>
+#include <pimap/deviceview/mailbox_view.hpp>
 #include "shared_capabilities.hpp"
 #include "store_connection.hpp"
 #include "store_gateway.hpp"

@@ -1,8 +1,9 @@
 // Store events rendered as the untagged responses a device in IDLE reads, relative to its view
 // (profile §4): exact lines, and the view the device holds afterwards.
 
-#include "device_view.hpp"
 #include "event_renderer.hpp"
+
+#include <pimap/deviceview/device_view.hpp>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,8 @@
 
 namespace pimap::edge {
 namespace {
+
+using deviceview::ShownModseqs;
 
 using Kind = v1::StoreEvent::Kind;
 

@@ -1,10 +1,10 @@
 // What a resumed session replays (profile §3) and how batches render (profile §4): exact lines over
-// the view another edge saved, STATUS coalescing, the NEW_FORMAT FETCH placement, and the saved view's
-// own encoding.
+// the view another edge saved, STATUS coalescing, and the NEW_FORMAT FETCH placement.
 
-#include "device_view.hpp"
 #include "event_renderer.hpp"
 #include "inband_delivery.hpp"
+
+#include <pimap/deviceview/device_view.hpp>
 
 #include <gtest/gtest.h>
 
@@ -64,58 +64,6 @@ SessionOpen resumed_in_inbox(const DeviceView& saved) {
   s.session_id = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
   s.view = encode_view(saved);
   return s;
-}
-
-TEST(DeviceView, EncodesAndDecodesEveryPart) {
-  DeviceView v = inbox_view({1, 2, 3, 9}, {"CONDSTORE", "QRESYNC"});
-  v.mailbox->modseq_floor = 12345678901234ULL;
-  v.mailbox->shown_modseqs = {{3, 12345678901240ULL}, {9, 12345678901236ULL}};
-  const auto saved = encode_view(v);
-  EXPECT_EQ(saved.at("ms"), "12345678901234");
-  EXPECT_EQ(saved.at("sm"), "3:12345678901240,9:12345678901236");
-  EXPECT_EQ(saved.at("u"), "1:3,9");
-  EXPECT_EQ(saved.at("e"), "CONDSTORE QRESYNC");
-  EXPECT_EQ(decode_view(saved), v);
-
-  DeviceView empty_box = inbox_view({});
-  EXPECT_EQ(decode_view(encode_view(empty_box)), empty_box);
-  DeviceView authenticated;  // nothing selected, nothing enabled
-  EXPECT_EQ(decode_view(encode_view(authenticated)), authenticated);
-}
-
-TEST(DeviceView, UnknownOrMalformedIsNullopt) {
-  EXPECT_FALSE(decode_view({}));
-  auto saved = encode_view(inbox_view({1, 2}));
-  saved["u"] = "1:x";
-  EXPECT_FALSE(decode_view(saved));
-  saved = encode_view(inbox_view({1, 2}));
-  saved.erase("f");
-  EXPECT_FALSE(decode_view(saved));
-  saved = encode_view(inbox_view({1, 2}));
-  saved["uv"] = "0";
-  EXPECT_FALSE(decode_view(saved));
-  saved = encode_view(inbox_view({1, 2}));
-  saved["ms"] = "-1";
-  EXPECT_FALSE(decode_view(saved));
-  for (const char* bad : {"3", "3:", ":5", "3:0", "x:5", "3:5,,4:6"}) {
-    saved = encode_view(inbox_view({1, 2}));
-    saved["sm"] = bad;
-    EXPECT_FALSE(decode_view(saved)) << bad;
-  }
-}
-
-TEST(DeviceView, ShownModseqsKeepOnlyWhatTheFloorDoesNotCoverAndStayBounded) {
-  ShownModseqs shown;
-  record_shown_modseq(shown, 5, 100, 100);  // at the floor: the SELECT showed it
-  record_shown_modseq(shown, 6, 101, 0);    // no floor (CONDSTORE off): nothing to compare with
-  EXPECT_TRUE(shown.empty());
-  record_shown_modseq(shown, 5, 103, 100);
-  record_shown_modseq(shown, 5, 102, 100);  // an older answer read later does not lower it
-  EXPECT_EQ(shown, (ShownModseqs{{5, 103}}));
-  for (std::uint32_t uid = 10; uid < 10 + kMaxShownModseqs; ++uid) record_shown_modseq(shown, uid, 200 + uid, 100);
-  EXPECT_EQ(shown.size(), kMaxShownModseqs);
-  EXPECT_EQ(shown.count(5), 0u);  // the lowest MODSEQ went first
-  EXPECT_EQ(shown.count(10), 1u);
 }
 
 TEST(PlanResume, AFlagChangeTheDevicesFetchShowedIsNotReplayed) {

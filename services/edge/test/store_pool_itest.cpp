@@ -7,11 +7,11 @@
 //
 //   scripts/stack up --dir /tmp/s && PIMAP_STACK_JSON=/tmp/s/stack.json edge_store_integration_tests
 
-#include "device_view.hpp"
 #include "store_connection.hpp"
 #include "store_pool.hpp"
 #include "store_session.hpp"
 
+#include <pimap/deviceview/device_view.hpp>
 #include <pimap/kit/log.hpp>
 #include <pimap/testing/local_stack.hpp>
 #include <pimap/kit/metrics.hpp>

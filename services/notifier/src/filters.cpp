@@ -10,9 +10,9 @@ bool is_inbox(std::string_view m) {
   return true;
 }
 
-bool same_mailbox(std::string_view a, std::string_view b) { return a == b || (is_inbox(a) && is_inbox(b)); }
-
 }  // namespace
+
+bool same_mailbox(std::string_view a, std::string_view b) { return a == b || (is_inbox(a) && is_inbox(b)); }
 
 EventFilter parse_event_filter(std::string_view v) {
   if (v == "NEW") return EventFilter::new_only;

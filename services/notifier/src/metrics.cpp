@@ -10,6 +10,7 @@ std::string_view to_string(FilterReason r) {
     case FilterReason::channel_off: return "channel_off";
     case FilterReason::unparseable: return "unparseable";
     case FilterReason::stale: return "stale";
+    case FilterReason::known: return "known";
   }
   return "unknown";
 }
@@ -41,7 +42,7 @@ Metrics::Metrics(kit::Metrics& m)
                            kit::Metrics::latency_buckets())) {
   // Every series exists from the start, so rates and alerts see zeros instead of gaps.
   for (auto r : {FilterReason::event_filter, FilterReason::notification_filter, FilterReason::no_session,
-                 FilterReason::channel_off, FilterReason::unparseable, FilterReason::stale})
+                 FilterReason::channel_off, FilterReason::unparseable, FilterReason::stale, FilterReason::known})
     filtered_.Add({{"reason", std::string(to_string(r))}});
   for (auto c : {Channel::sms, Channel::wap_push})
     for (auto o : {WakeOutcome::sent, WakeOutcome::coalesced, WakeOutcome::capped, WakeOutcome::failed})

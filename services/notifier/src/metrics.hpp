@@ -16,6 +16,7 @@ enum class FilterReason {
   channel_off,          // out-of-band channel configured on the device but off in this notifier
   unparseable,          // the Kafka record was not a StoreEvent
   stale,                // a NEW or flag change of a message whose expunge the device's queue already took
+  known,                // no wake-up: the view the device's edge saved already holds the change (news.hpp)
 };
 
 enum class Channel { sms, wap_push };

@@ -1,6 +1,7 @@
 #include "processor.hpp"
 
 #include "gateways.hpp"
+#include "news.hpp"
 #include "wakeup_message.hpp"
 
 #include <pimap/emn/text.hpp>
@@ -138,6 +139,14 @@ Processor::Outcome Processor::process_batch(std::span<const v1::StoreEvent> even
       pairs.push_back(std::move(pr));
     }
   }
+  // Views before appends: a retry after a failure here finds no append made, whereas a duplicate
+  // append wakes nobody (its wake-up counts as decided).
+  std::set<std::string> wanted;
+  for (const auto& pr : pairs)
+    if (pr.decision.outband) wanted.insert(pr.key.user + "\n" + pr.key.device_id);
+  Views views;
+  if (!wanted.empty() && !load_views(wanted, views)) return Outcome::retry;
+
   std::vector<sessionstore::AppendItem> items;
   for (auto& pr : pairs)
     if (pr.decision.inband) {
@@ -172,7 +181,10 @@ Processor::Outcome Processor::process_batch(std::span<const v1::StoreEvent> even
       finished_.insert(done_key);
       continue;
     }
-    after_append(*pr.event, d, pr.decision, pr.append == SIZE_MAX ? nullptr : &appended[pr.append]);
+    static const std::optional<deviceview::DeviceView> kUnknown;
+    const auto v = views.find(pr.key.user + "\n" + pr.key.device_id);
+    after_append(*pr.event, d, pr.decision, pr.append == SIZE_MAX ? nullptr : &appended[pr.append],
+                 v == views.end() ? kUnknown : v->second);
     finished_.insert(done_key);
   }
   // Only a retry of the same batch skips finished pairs; a later redelivery is de-duplicated by
@@ -182,8 +194,35 @@ Processor::Outcome Processor::process_batch(std::span<const v1::StoreEvent> even
   return Outcome::done;
 }
 
+bool Processor::load_views(const std::set<std::string>& wanted, Views& out) {
+  redis::Pipeline p;
+  for (const auto& k : wanted) {
+    const auto nl = k.find('\n');
+    p.add({"HGETALL", keys_.view({k.substr(0, nl), k.substr(nl + 1)})});
+  }
+  auto r = pool_.pipeline(p, redis::Retry::if_stale);
+  if (!r) {
+    fail("device views: " + r.error().message);
+    return false;
+  }
+  std::size_t i = 0;
+  for (const auto& k : wanted) {
+    const auto& reply = (*r)[i++];
+    if (reply.is_error()) {
+      fail("device views: " + reply.debug_string());
+      return false;
+    }
+    std::map<std::string, std::string> saved;
+    const auto& e = reply.elements();
+    for (std::size_t j = 0; j + 1 < e.size(); j += 2) saved.emplace(e[j].str(), e[j + 1].str());
+    out.emplace(k, deviceview::decode_view(saved));
+  }
+  return true;
+}
+
 void Processor::after_append(const v1::StoreEvent& event, const DeviceState& d, const Decision& decision,
-                             const sessionstore::Result<sessionstore::AppendResult>* appended) {
+                             const sessionstore::Result<sessionstore::AppendResult>* appended,
+                             const std::optional<deviceview::DeviceView>& view) {
   std::uint64_t seq = 0;
   bool state_comparison = !d.has_session;
   if (appended != nullptr) {
@@ -224,10 +263,18 @@ void Processor::after_append(const v1::StoreEvent& event, const DeviceState& d, 
   } else if (decision.inband_rejected) {
     metrics_.filtered(*decision.inband_rejected);
   }
-  if (decision.outband) wake(event, d, seq, state_comparison);
+  if (decision.outband) wake(event, d, seq, state_comparison, view);
 }
 
-void Processor::wake(const v1::StoreEvent& event, const DeviceState& d, std::uint64_t seq, bool state_comparison) {
+void Processor::wake(const v1::StoreEvent& event, const DeviceState& d, std::uint64_t seq, bool state_comparison,
+                     const std::optional<deviceview::DeviceView>& view) {
+  // Before the gate: a wake-up not sent must not take the coalescing window from the next one.
+  if (!state_comparison && !is_news(event, view)) {
+    metrics_.filtered(FilterReason::known);
+    log_.debug("no wake-up: the device's saved view holds the change",
+               {{"user", event.user()}, {"device", d.device_id}, {"event_id", event.event_id()}});
+    return;
+  }
   const Channel channel = d.channel == OutbandChannel::sms ? Channel::sms : Channel::wap_push;
   const bool channel_on = channel == Channel::sms ? options_.sms.has_value() : options_.wap.has_value();
   if (!channel_on) {

@@ -10,7 +10,9 @@
 //      idempotent by event id and wakes the session instance holding the device in the same step.
 //      Redis runs one connection's commands in order, so every queue gets its user's events in
 //      Kafka order (one user = one partition);
-//   4. per (event, device) wanting a wake-up, WakeupGate::try_acquire (coalescing, hourly cap),
+//   4. only when some (event, device) pair wants a wake-up, before any append: one pipeline of
+//      those devices' saved views, so that a device is woken only for news (news.hpp);
+//   5. per (event, device) wanting a wake-up, WakeupGate::try_acquire (coalescing, hourly cap),
 //      then the wake-up goes to the sender's queue; devices with neither a session nor a channel
 //      are pruned from the index (once per batch).
 // Nothing read from Redis outlives the call (no cache to go stale). The index and states are read
@@ -25,6 +27,7 @@
 #include "options.hpp"
 #include "wakeup_sender.hpp"
 
+#include <pimap/deviceview/device_view.hpp>
 #include <pimap/kit/log.hpp>
 #include <pimap/redis/pool.hpp>
 #include <pimap/sessionstore/attach_registry.hpp>
@@ -34,6 +37,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <set>
 #include <string>
@@ -65,10 +69,16 @@ class Processor {
   };
   using UserDevices = std::map<std::string, std::vector<IndexedState>, std::less<>>;
   bool load_devices(std::span<const v1::StoreEvent> events, UserDevices& out);
+  // "user\ndevice" -> the view the device's edge saved (nullopt: none, or unreadable).
+  using Views = std::map<std::string, std::optional<deviceview::DeviceView>, std::less<>>;
+  // Fills the views of `wanted` (keys as in Views).
+  bool load_views(const std::set<std::string>& wanted, Views& out);
   // After the append (if any) of one (event, device) pair: metrics and wake-up.
   void after_append(const v1::StoreEvent& event, const DeviceState& d, const Decision& decision,
-                    const sessionstore::Result<sessionstore::AppendResult>* appended);
-  void wake(const v1::StoreEvent& event, const DeviceState& device, std::uint64_t seq, bool state_comparison);
+                    const sessionstore::Result<sessionstore::AppendResult>* appended,
+                    const std::optional<deviceview::DeviceView>& view);
+  void wake(const v1::StoreEvent& event, const DeviceState& device, std::uint64_t seq, bool state_comparison,
+            const std::optional<deviceview::DeviceView>& view);
   Outcome fail(const std::string& what);
 
   redis::Pool& pool_;

@@ -181,6 +181,46 @@ TEST_F(ProcessorTest, WapPushWakeUpCoalescedAcrossABurst) {
   EXPECT_EQ(jobs.size(), 2u);
 }
 
+TEST_F(ProcessorTest, NoWakeUpForAChangeTheDevicesSavedViewHolds) {
+  // The device selected INBOX (UIDVALIDITY 5, UIDs 1:7) before it went away: a reconcile that
+  // republishes UID 7's arrival (its hook came before the device existed) is queued but wakes
+  // nobody; UID 8 is news.
+  auto opened = sessions.open(phone, {"edge", "tcp"});
+  ASSERT_TRUE(opened);
+  set(phone, {{"PIMAP_OUTBAND_CHANNEL", "WAP_PUSH"}, {"PIMAP_OUTBAND_ADDRESS", "+4912345678"}});
+  deviceview::DeviceView view;
+  view.mailbox = deviceview::DeviceView::Mailbox{"INBOX", "SELECT INBOX\r\n", 5,
+                                                 deviceview::MailboxView::from_uids({1, 2, 3, 4, 5, 6, 7}), 0, {}};
+  ss::DetachParams dp;
+  dp.state = ss::SessionState::selected;
+  dp.folder = "INBOX";
+  for (const auto& [k, v] : deviceview::encode_view(view)) dp.view.emplace(k, v);
+  ASSERT_TRUE(sessions.detach(phone, opened->session.id, dp));
+
+  auto known = event("known");
+  known.set_uidvalidity(5);
+  known.set_source("reconcile");
+  ASSERT_EQ(processor.process(known), Processor::Outcome::done);
+  EXPECT_EQ(queued(phone), 1u);
+  EXPECT_TRUE(jobs.empty());
+  EXPECT_EQ(probe.filtered("known"), 1);
+
+  auto other_uidvalidity = event("other-uidvalidity");  // the view cannot speak for it
+  other_uidvalidity.set_uidvalidity(6);
+  ASSERT_EQ(processor.process(other_uidvalidity), Processor::Outcome::done);
+  ASSERT_EQ(jobs.size(), 1u);
+
+  auto reopened = sessions.open(phone, {"edge", "tcp"});  // clears the coalescing gate
+  ASSERT_TRUE(reopened);
+  ASSERT_TRUE(sessions.detach(phone, reopened->session.id, dp));
+  auto fresh = event("fresh");
+  fresh.set_uidvalidity(5);
+  fresh.set_uids(0, 8);
+  ASSERT_EQ(processor.process(fresh), Processor::Outcome::done);
+  EXPECT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(probe.filtered("known"), 1);
+}
+
 TEST_F(ProcessorTest, NoWakeUpWhileAttached) {
   ASSERT_TRUE(sessions.open(phone, {"edge", "tcp"}));
   set(phone, {{"PIMAP_OUTBAND_CHANNEL", "SMS"}, {"PIMAP_OUTBAND_ADDRESS", "+4912345678"}});

@@ -1,9 +1,9 @@
-#include "mailbox_view.hpp"
+#include "pimap/deviceview/mailbox_view.hpp"
 
 #include <algorithm>
 #include <utility>
 
-namespace pimap::edge {
+namespace pimap::deviceview {
 
 MailboxView MailboxView::from_set(const imap::NumberSet& set) {
   MailboxView v;
@@ -189,4 +189,4 @@ Reconciliation reconcile(const MailboxView& device, const MailboxView& store, bo
   return out;
 }
 
-}  // namespace pimap::edge
+}  // namespace pimap::deviceview

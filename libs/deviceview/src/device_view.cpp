@@ -1,10 +1,10 @@
-#include "device_view.hpp"
+#include "pimap/deviceview/device_view.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <string_view>
 
-namespace pimap::edge {
+namespace pimap::deviceview {
 
 namespace {
 
@@ -143,4 +143,4 @@ std::optional<DeviceView> decode_view(const std::map<std::string, std::string>& 
   return view;
 }
 
-}  // namespace pimap::edge
+}  // namespace pimap::deviceview

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-namespace pimap::edge {
+namespace pimap::deviceview {
 
 class MailboxView {
  public:
@@ -76,4 +76,4 @@ struct Reconciliation {
 // which keeps every sequence number right at the price of re-listing those messages.
 Reconciliation reconcile(const MailboxView& device, const MailboxView& store, bool qresync);
 
-}  // namespace pimap::edge
+}  // namespace pimap::deviceview

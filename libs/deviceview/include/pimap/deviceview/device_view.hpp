@@ -6,7 +6,8 @@
 // The edge keeps none of this across connections: it saves the view with the session service
 // (DetachRequest / checkpointing AckRequest `view`, together with the acknowledged seq) and the edge
 // that resumes the session reads it back from OpenResponse.view. The map is opaque to the session
-// service; these are its only reader and writer.
+// service. The edge is its only writer; besides the edge, the notifier reads it (straight from Redis)
+// so that it wakes a detached device only for what the device has not been told.
 //
 //   e   ENABLEd extensions, space-separated upper-case atoms ("CONDSTORE QRESYNC"); may be empty
 //   c   the SELECT/EXAMINE command that restores the mailbox ("SELECT INBOX\r\n")
@@ -17,7 +18,7 @@
 //   sm  MODSEQs the device was shown above `ms`, per UID ("7:250,9:251"); absent when none
 // A map without `c` describes a session with nothing selected; an empty map means "unknown".
 
-#include "mailbox_view.hpp"
+#include "pimap/deviceview/mailbox_view.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +27,7 @@
 #include <string>
 #include <vector>
 
-namespace pimap::edge {
+namespace pimap::deviceview {
 
 using ShownModseqs = std::map<std::uint32_t, std::uint64_t>;
 inline constexpr std::size_t kMaxShownModseqs = 256;
@@ -60,4 +61,4 @@ std::map<std::string, std::string> encode_view(const DeviceView& view);
 // nullopt for an empty map (unknown) or one that does not parse: the caller treats both as unknown.
 std::optional<DeviceView> decode_view(const std::map<std::string, std::string>& saved);
 
-}  // namespace pimap::edge
+}  // namespace pimap::deviceview

@@ -1,7 +1,7 @@
 // MailboxView: the device's UIDs as ranges, and the EXPUNGE/VANISHED/EXISTS lines that move a device
 // from its view to the store's without breaking a sequence number.
 
-#include "mailbox_view.hpp"
+#include "pimap/deviceview/mailbox_view.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace pimap::edge {
+namespace pimap::deviceview {
 namespace {
 
 using Lines = std::vector<std::string>;
@@ -213,4 +213,4 @@ TEST(Reconcile, RandomViewsStayConsistent) {
 }
 
 }  // namespace
-}  // namespace pimap::edge
+}  // namespace pimap::deviceview
