@@ -26,9 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     saved[std::string(key)] = std::string(in.substr(0, v));
     in = v == std::string_view::npos ? std::string_view{} : in.substr(v + 1);
   }
-  const auto view = pimap::edge::decode_view(saved);
+  const auto view = pimap::deviceview::decode_view(saved);
   if (!view) return 0;
-  const auto again = pimap::edge::decode_view(pimap::edge::encode_view(*view));
+  const auto again = pimap::deviceview::decode_view(pimap::deviceview::encode_view(*view));
   if (!again || !(*again == *view)) std::abort();
   return 0;
 }
