@@ -47,7 +47,7 @@ struct EdgeStreamClient::Impl : std::enable_shared_from_this<Impl> {
 
   void open();
   void stream_done(EdgeStreamReactor* s, const grpc::Status& status, bool healthy);
-  void deliver(const v1::SessionPush& push);
+  void deliver(v1::SessionPush push);
   // With `mutex` held: queues a message on the current stream; the returned pointer, if any, must be
   // passed to StartWrite after unlocking.
   const v1::EdgeMessage* enqueue(v1::EdgeMessage msg);
@@ -104,7 +104,7 @@ class EdgeStreamReactor final : public grpc::ClientBidiReactor<v1::EdgeMessage, 
       return;
     }
     received_ = true;
-    impl_->deliver(in_);
+    impl_->deliver(std::move(in_));  // leaves in_ empty (protobuf moves by swapping)
     in_.Clear();
     StartRead(&in_);
   }
@@ -205,7 +205,7 @@ void EdgeStreamClient::Impl::stream_done(EdgeStreamReactor* s, const grpc::Statu
   });
 }
 
-void EdgeStreamClient::Impl::deliver(const v1::SessionPush& push) {
+void EdgeStreamClient::Impl::deliver(v1::SessionPush push) {
   std::shared_ptr<PushTarget> target;
   {
     std::lock_guard lock(mutex);
@@ -217,7 +217,9 @@ void EdgeStreamClient::Impl::deliver(const v1::SessionPush& push) {
   }
   if (!target) return;
   auto ex = target->push_executor();
-  boost::asio::post(ex, [target = std::move(target), push]() { target->on_push(push); });
+  boost::asio::post(ex, [target = std::move(target), push = std::move(push)]() mutable {
+    target->on_push(std::move(push));
+  });
 }
 
 EdgeStreamClient::EdgeStreamClient(kit::GrpcClientOptions grpc, std::string edge_id,

@@ -36,8 +36,9 @@ class PushTarget {
   virtual ~PushTarget() = default;
   // Where on_push runs (the connection's strand / io_context).
   virtual boost::asio::any_io_executor push_executor() = 0;
-  // One push for this device, in stream order. Runs on push_executor().
-  virtual void on_push(const v1::SessionPush& push) = 0;
+  // One push for this device, in stream order. Runs on push_executor(). Taken by value: the stream
+  // moves each message it read all the way to the device's queue (a push can carry hundreds of events).
+  virtual void on_push(v1::SessionPush push) = 0;
 };
 
 struct EdgeStreamOptions {

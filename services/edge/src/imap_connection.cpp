@@ -891,7 +891,7 @@ void ImapConnection::arm_idle_timer() {
 
 boost::asio::any_io_executor ImapConnection::push_executor() { return conn_->executor(); }
 
-void ImapConnection::on_push(const v1::SessionPush& push) {
+void ImapConnection::on_push(v1::SessionPush push) {
   if (closing_ || session_id_.empty() || push.session_id() != session_id_) return;
   if (push.evicted()) {
     // The connection policy gave the device's session to another connection.
@@ -906,7 +906,7 @@ void ImapConnection::on_push(const v1::SessionPush& push) {
     pushes_.clear();
     push_overflow_ = true;
   } else {
-    pushes_.push_back(push);
+    pushes_.push_back(std::move(push));
   }
   flush_pushes();
 }

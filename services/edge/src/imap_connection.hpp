@@ -71,7 +71,7 @@ class ImapConnection : public std::enable_shared_from_this<ImapConnection>, publ
 
   // In-band events (profile §4; docs/protocol.md "In-band events").
   boost::asio::any_io_executor push_executor() override;
-  void on_push(const v1::SessionPush& push) override;
+  void on_push(v1::SessionPush push) override;
 
  private:
   enum class State { not_authenticated, authenticated, selected, logout };
