@@ -19,12 +19,6 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
-bool is_inbox(std::string_view s) {
-  return s.size() == 5 && std::equal(s.begin(), s.end(), "INBOX", [](char a, char b) {
-           return std::toupper(static_cast<unsigned char>(a)) == b;
-         });
-}
-
 void resync(std::string_view folder, Rendered& out) {
   if (!folder.empty()) out.lines += "* FOLDER " + quoted(folder) + "\r\n";
   out.lines += "* RESYNC\r\n";
@@ -123,11 +117,6 @@ void render_flags(const v1::StoreEvent& e, const RenderOptions& o, const Mailbox
 }
 
 }  // namespace
-
-bool same_mailbox(std::string_view a, std::string_view b) {
-  if (is_inbox(a) || is_inbox(b)) return is_inbox(a) && is_inbox(b);
-  return a == b;
-}
 
 void render_event(const v1::StoreEvent& e, const RenderOptions& o, MailboxView* view, Rendered& out) {
   if (e.kind() == v1::StoreEvent::RESYNC_REQUIRED) return resync(e.mailbox(), out);

@@ -18,6 +18,7 @@
 // two store processes whose hooks crossed) costs the device a RESYNC, not every EXPUNGE of its own.
 
 #include <pimap/deviceview/mailbox_view.hpp>
+#include <pimap/imap/mailbox_name.hpp>
 
 #include <pimap/session.pb.h>
 
@@ -31,6 +32,7 @@
 namespace pimap::edge {
 
 using deviceview::MailboxView;
+using imap::same_mailbox;
 
 struct RenderOptions {
   std::string selected;    // the device's selected mailbox; empty when none
@@ -97,8 +99,5 @@ void render_events(const google::protobuf::RepeatedPtrField<v1::QueuedEvent>& ev
 // without any get none.
 std::string with_arrival_fetches(const Rendered& rendered,
                                  const std::function<std::vector<std::string>(std::uint32_t uid)>& fetched);
-
-// True when two mailbox names mean the same mailbox (INBOX is case-insensitive, RFC 3501 5.1).
-bool same_mailbox(std::string_view a, std::string_view b);
 
 }  // namespace pimap::edge

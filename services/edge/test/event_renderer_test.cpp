@@ -238,12 +238,5 @@ TEST(EventRenderer, PushResyncReplacesItsEvents) {
   EXPECT_EQ(view.size(), 1u);
 }
 
-TEST(EventRenderer, InboxIsCaseInsensitiveOtherNamesAreNot) {
-  EXPECT_TRUE(same_mailbox("INBOX", "inbox"));
-  EXPECT_TRUE(same_mailbox("Work", "Work"));
-  EXPECT_FALSE(same_mailbox("Work", "work"));
-  EXPECT_FALSE(same_mailbox("INBOX", "INBOX.Sub"));
-}
-
 }  // namespace
 }  // namespace pimap::edge

@@ -1,18 +1,6 @@
 #include "filters.hpp"
 
 namespace pimap::notifier {
-namespace {
-
-bool is_inbox(std::string_view m) {
-  if (m.size() != 5) return false;
-  for (std::size_t i = 0; i < 5; ++i)
-    if ((m[i] | 0x20) != "inbox"[i]) return false;
-  return true;
-}
-
-}  // namespace
-
-bool same_mailbox(std::string_view a, std::string_view b) { return a == b || (is_inbox(a) && is_inbox(b)); }
 
 EventFilter parse_event_filter(std::string_view v) {
   if (v == "NEW") return EventFilter::new_only;

@@ -16,6 +16,7 @@
 //   it in the attach registry), and an event passing both the event and the notification filter.
 
 #include <pimap/events.pb.h>
+#include <pimap/imap/mailbox_name.hpp>
 
 #include "metrics.hpp"
 
@@ -24,6 +25,8 @@
 #include <string_view>
 
 namespace pimap::notifier {
+
+using imap::same_mailbox;
 
 enum class EventFilter { all, new_only, none };
 enum class OutbandChannel { none, sms, wap_push };
@@ -50,8 +53,6 @@ bool passes_event_filter(const v1::StoreEvent& e, EventFilter f);
 // The default notification filter: INBOX (case-insensitive, as IMAP names it) only. A RESYNC of
 // every folder (empty mailbox) includes INBOX.
 bool passes_notification_filter(const v1::StoreEvent& e);
-// True when two mailbox names mean the same mailbox (INBOX is case-insensitive, RFC 3501 5.1).
-bool same_mailbox(std::string_view a, std::string_view b);
 // Whether the event concerns `folder` (its mailbox, or the old name of a renamed one).
 bool concerns_folder(const v1::StoreEvent& e, std::string_view folder);
 
